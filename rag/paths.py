@@ -1,0 +1,44 @@
+"""Where Quarry keeps what it writes: only under the user's data and config directories."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+APP_NAME = "Quarry"
+
+
+def data_dir() -> Path:
+    """Root for indexes, assembled models and the models folder.
+
+    ``QUARRY_DATA_DIR`` overrides it (tests, portable installs).
+    """
+    env = os.environ.get("QUARRY_DATA_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def config_dir() -> Path:
+    env = os.environ.get("QUARRY_CONFIG_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def models_dir() -> Path:
+    """Drop a GGUF file here and it becomes selectable."""
+    return data_dir() / "models"
+
+
+def index_dir_for(folder: Path) -> Path:
+    """One index per indexed folder, named after it and keyed by its absolute path."""
+    folder = Path(folder).resolve()
+    key = hashlib.sha256(os.fsencode(folder)).hexdigest()[:16]
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in folder.name)[:40] or "root"
+    return data_dir() / "indexes" / f"{safe}-{key}"

@@ -1,0 +1,165 @@
+"""The one settings object: defaults, validation, CLI flags, GUI controls and persistence.
+
+Each group is a frozen dataclass whose fields are declared with
+:func:`models.options.option`; :class:`Settings` bundles the groups and saves
+them as JSON in the user's config directory. Nothing else in Quarry declares a
+default of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from models.decoding import DecodingParams, preset
+from models.options import (
+    add_arguments,
+    from_dict,
+    option,
+    overrides_from_args,
+    to_dict,
+    validate,
+)
+from rag import paths
+
+log = logging.getLogger(__name__)
+
+SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    embedding_model: str = option(
+        "default", "Sentence-transformers model: 'default' for the bundled all-MiniLM-L6-v2, "
+        "or the path of a local model folder.", flag="embedding-model")
+    chunk_tokens: int = option(
+        200, "Chunk length in the embedding model's tokens (kept within its window).",
+        min=32, max=8192, flag="chunk-tokens")
+    chunk_overlap: int = option(
+        40, "Tokens shared by neighbouring chunks, so sentences are not cut.",
+        min=0, max=4096, flag="chunk-overlap")
+    batch_size: int = option(32, "Chunks embedded per batch.", min=1, max=1024, flag="batch-size")
+    workers: int = option(0, "Processes extracting text from PDFs (0 = automatic).", min=0, max=64)
+
+    def __post_init__(self) -> None:
+        validate(self)
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be smaller than "
+                             f"chunk_tokens ({self.chunk_tokens})")
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    k: int = option(5, "How many passages to return or give the model.", min=1, max=100)
+    relevance_floor: float = option(
+        0.3, "Passages scoring below this are treated as not relevant.",
+        min=0.0, max=1.0, flag="relevance-floor")
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    model: str = option(
+        "default", "LLM: 'default' (bundled Qwen2.5 0.5B), 'small' (bundled SmolLM2 135M), "
+        "or the path of a GGUF file.")
+    gpu_layers: int = option(
+        -1, "Layers offloaded to the GPU: -1 all when a GPU is available, 0 CPU only.",
+        min=-1, max=1000, flag="gpu-layers")
+    ctx: int = option(0, "Context length in tokens (0 = the model's, capped to memory).",
+                      min=0, max=1_048_576)
+    threads: int = option(0, "CPU threads for generation (0 = physical cores).", min=0, max=512)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+@dataclass(frozen=True)
+class UiSettings:
+    """What the window remembers; not command-line flags."""
+
+    folder: str = option("", "Last folder opened.", cli=False)
+    geometry: str = option("", "Window geometry (Qt, base64).", cli=False)
+    state: str = option("", "Window layout (Qt, base64).", cli=False)
+    preset: str = option("precise", "Decoding preset last chosen.", cli=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    index: IndexSettings = field(default_factory=IndexSettings)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    decoding: DecodingParams = field(default_factory=lambda: preset("precise"))
+    ui: UiSettings = field(default_factory=UiSettings)
+
+    GROUPS = ("index", "retrieval", "model", "decoding", "ui")
+
+    # -- persistence ---------------------------------------------------------
+    @staticmethod
+    def path() -> Path:
+        return paths.config_dir() / "settings.json"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, **{g: to_dict(getattr(self, g)) for g in self.GROUPS}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Settings:
+        """Saved values that are no longer valid fall back to defaults, one by one."""
+        groups = {}
+        for f in dataclasses.fields(cls):
+            saved = data.get(f.name)
+            if isinstance(saved, dict):
+                groups[f.name] = from_dict(_group_type(f.name), saved)
+        return cls(**groups)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Settings:
+        path = path or cls.path()
+        try:
+            return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError) as exc:
+            log.warning("Ignoring unreadable settings file %s: %s", path, exc)
+            return cls()
+
+    def save(self, path: Path | None = None) -> None:
+        """Write atomically, so a crash mid-write keeps the previous settings."""
+        path = path or self.path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+
+    # -- command line ----------------------------------------------------------
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        for name in ("index", "retrieval", "model", "decoding"):
+            add_arguments(parser.add_argument_group(f"{name} options"), _group_type(name))
+        parser.add_argument("--preset", default=None, help="Decoding preset (precise, balanced, "
+                            "creative); individual decoding flags override it.")
+
+    def with_args(self, ns: argparse.Namespace) -> Settings:
+        """These settings with the flags given on the command line applied (and validated)."""
+        new = self
+        if getattr(ns, "preset", None):
+            new = replace(new, decoding=preset(ns.preset))
+        for name in ("index", "retrieval", "model", "decoding"):
+            group = getattr(new, name)
+            changes = overrides_from_args(ns, type(group))
+            if changes:
+                new = replace(new, **{name: replace(group, **changes)})
+        return new
+
+
+def _group_type(name: str) -> type:
+    return {
+        "index": IndexSettings, "retrieval": RetrievalSettings, "model": ModelSettings,
+        "decoding": DecodingParams, "ui": UiSettings}[name]
