@@ -1,0 +1,25 @@
+"""Quarry: ask questions of a folder of documents, offline.
+
+    python main.py --docs ./folder                   open the window on a folder
+    python main.py --docs ./folder --search "..."    print the passages that match
+    python main.py --docs ./folder --ask "..."       print a cited answer
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Offline is a promise: never let a library reach for a model hub.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    from rag.cli import run
+
+    return run(sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""The command line: flags come from the settings object; indexing shows progress on stderr.
+
+Without ``--search`` or ``--ask`` the window opens (the only place this module
+touches ``app``, imported lazily so headless use never loads Qt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TextIO
+
+from rag.settings import Settings
+from rag.types import FileStatus, IndexProgress, IndexReport
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOTHING = 0, 1, 2, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="quarry", description="Ask questions of a folder of documents, offline, with "
+        "every claim cited to its page.")
+    p.add_argument("--docs", metavar="DIR", help="Folder of documents to index and ask.")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--search", metavar="QUESTION",
+                      help="Print the best-matching passages ('-' reads one question per line "
+                      "from stdin and writes one JSON line each).")
+    mode.add_argument("--ask", metavar="QUESTION",
+                      help="Print a cited answer ('-' reads one question per line from stdin and "
+                      "writes one JSON line each).")
+    mode.add_argument("--list-models", action="store_true",
+                      help="List the models Quarry can use and exit.")
+    mode.add_argument("--smoke-test", action="store_true",
+                      help="Open the window, index the folder, ask one question, and exit.")
+    p.add_argument("--json", action="store_true", help="Write JSON instead of text.")
+    p.add_argument("--no-index", action="store_true",
+                   help="Use the saved index as it is, without checking the folder for changes.")
+    p.add_argument("--quiet", "-q", action="store_true", help="No progress bar.")
+    Settings.add_arguments(p)
+    return p
+
+
+def run(argv: list[str]) -> int:
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    try:
+        settings = Settings.load().with_args(ns)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if ns.list_models:
+        return _list_models(ns.json)
+    if ns.search is None and ns.ask is None:
+        from app import run as run_gui
+
+        return run_gui(settings, Path(ns.docs) if ns.docs else None, smoke_test=ns.smoke_test)
+    if not ns.docs:
+        parser.error("--search and --ask need --docs DIR")
+
+    from rag.engine import Engine, FolderError
+
+    with Engine(settings) as engine:
+        try:
+            engine.open_folder(Path(ns.docs))
+        except FolderError as exc:
+            print(f"quarry: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        if engine.rebuild_reason and not ns.quiet:
+            print(f"quarry: rebuilding the index: {engine.rebuild_reason}", file=sys.stderr)
+        if not ns.no_index:
+            bar = ProgressBar(sys.stderr, enabled=not ns.quiet)
+            report = engine.index(on_progress=bar.update)
+            bar.finish()
+            if not ns.quiet:
+                print_summary(report, sys.stderr)
+        if not any(f.status in (FileStatus.INDEXED, FileStatus.UNCHANGED) and f.chunks
+                   for f in engine.files()):
+            print("quarry: nothing could be indexed in this folder.", file=sys.stderr)
+            return EXIT_NOTHING
+        if ns.search is not None:
+            return _search(engine, ns.search, settings.retrieval.k, ns.json)
+        return _ask(engine, ns.ask, ns.json)
+
+
+def _questions(arg: str) -> Iterable[str]:
+    if arg != "-":
+        yield arg
+        return
+    for line in sys.stdin:
+        line = line.strip()
+        if line:
+            yield line
+
+
+def _search(engine, arg: str, k: int, as_json: bool) -> int:
+    for q in _questions(arg):
+        hits = engine.search(q, k)
+        if as_json or arg == "-":
+            print(json.dumps({"question": q, "hits": [h.to_json() for h in hits]},
+                             ensure_ascii=False), flush=True)
+            continue
+        if not hits:
+            print("No passages found.")
+        for i, h in enumerate(hits, 1):
+            where = h.file + (f", p. {h.page}" if h.page else "")
+            print(f"[{i}] {where}  (score {h.score:.2f})")
+            print("    " + " ".join(h.text.split())[:400])
+    return EXIT_OK
+
+
+def _ask(engine, arg: str, as_json: bool) -> int:
+    from models import ModelError
+    from rag.render import format_answer
+
+    try:
+        engine.load_model()
+    except ModelError as exc:
+        print(f"quarry: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    for q in _questions(arg):
+        stream = not as_json and arg != "-" and sys.stdout.isatty()
+        answer = engine.ask(q, on_token=(lambda t: print(t, end="", flush=True)) if stream
+                            else None)
+        if as_json or arg == "-":
+            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+        else:
+            if stream:
+                print("\n")
+            print(format_answer(answer))
+    return EXIT_OK
+
+
+def _list_models(as_json: bool) -> int:
+    from models import available_models
+    from models.offload import describe_device
+
+    infos = available_models()
+    if as_json:
+        print(json.dumps([{"name": m.name, "path": str(m.path), "label": m.label}
+                          for m in infos], ensure_ascii=False))
+    else:
+        print(f"Device: {describe_device()}")
+        for m in infos:
+            print(f"  {m.label}\n    {m.path}")
+    return EXIT_OK
+
+
+class ProgressBar:
+    """Files done/total, chunks, rate and ETA on one redrawn stderr line (plain lines
+    every few seconds when stderr is not a terminal)."""
+
+    def __init__(self, out: TextIO, enabled: bool = True) -> None:
+        self.out = out
+        self.enabled = enabled
+        self.tty = out.isatty()
+        self._last = 0.0
+        self._drawn = False
+
+    def update(self, done: int, total: int, d: IndexProgress) -> None:
+        if not self.enabled or d.stage == "done":
+            return
+        now = time.monotonic()
+        if now - self._last < (0.1 if self.tty else 5.0) and d.stage == "indexing" \
+                and done != total:
+            return
+        self._last = now
+        line = self.line(done, total, d)
+        if self.tty:
+            width = 100
+            self.out.write("\r" + line[:width].ljust(width))
+        else:
+            self.out.write(line + "\n")
+        self.out.flush()
+        self._drawn = True
+
+    @staticmethod
+    def line(done: int, total: int, d: IndexProgress) -> str:
+        if d.stage == "scanning":
+            return "Scanning folder…"
+        if d.stage == "saving":
+            return f"Saving index… {d.chunks} chunks"
+        frac = done / total if total else 1.0
+        filled = int(frac * 24)
+        bar = "█" * filled + "·" * (24 - filled)
+        rate = d.chunks / d.elapsed if d.elapsed > 0 else 0.0
+        eta = (d.elapsed / done * (total - done)) if done else 0.0
+        eta_s = f"ETA {_duration(eta)}" if done and done < total else ""
+        name = d.file if len(d.file) <= 40 else "…" + d.file[-39:]
+        return (f"{bar} {done}/{total} files  {d.chunks} chunks  {rate:.0f} chunks/s  "
+                f"{eta_s}  {name}").rstrip()
+
+    def finish(self) -> None:
+        if self.enabled and self.tty and self._drawn:
+            self.out.write("\n")
+            self.out.flush()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def print_summary(report: IndexReport, out: TextIO) -> None:
+    """What happened, with every file that was not indexed and why."""
+    n_new = report.count(FileStatus.INDEXED)
+    n_same = report.count(FileStatus.UNCHANGED)
+    parts = [f"{n_new} file{'s' if n_new != 1 else ''} indexed ({report.chunks_added} chunks)",
+             f"{n_same} unchanged"]
+    if report.removed:
+        parts.append(f"{len(report.removed)} removed")
+    state = "Stopped" if report.cancelled else "Done"
+    out.write(f"{state} in {report.seconds:.1f}s: " + ", ".join(parts) + ".\n")
+    problems = report.problems
+    if problems:
+        out.write(f"{len(problems)} file{'s' if len(problems) != 1 else ''} not indexed:\n")
+        for f in problems:
+            out.write(f"  {f.status.value:8} {f.file}: {f.reason}\n")
+    out.flush()

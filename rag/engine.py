@@ -1,0 +1,223 @@
+"""The facade the GUI and the CLI call: index a folder, search it, ask it.
+
+Nothing heavy happens in the constructor; the embedding model, the index and the
+LLM are opened on first use, so the window can appear at once. ``index`` and
+``ask`` may run at the same time on two threads (questions can be asked of what
+is already indexed); the store does its own locking and the LLM is used by one
+caller at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rag import paths
+from rag.settings import Settings
+from rag.types import Answer, FileReport, FileStatus, Hit, IndexProgress, IndexReport, Turn
+
+INDEX_SCHEMA = 1
+
+
+class FolderError(ValueError):
+    """The folder to index cannot be used; the message says why in plain words."""
+
+
+class Engine:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.folder: Path | None = None
+        self._store = None
+        self._retriever = None
+        self._embedder = None
+        self._chunker = None
+        self._llm = None
+        self.rebuild_reason: str = ""  # why the saved index was discarded, if it was
+        self._lock = threading.RLock()  # guards opening/closing the parts below
+        self._llm_lock = threading.Lock()  # one generation at a time
+
+    # -- settings ----------------------------------------------------------------
+    def update_settings(self, settings: Settings) -> None:
+        """Apply new settings; parts whose settings changed are reopened on next use."""
+        with self._lock:
+            old = self.settings
+            self.settings = settings
+            if settings.index != old.index:
+                self._close_index()
+                self._embedder = None
+                self._chunker = None
+            if settings.model != old.model and self._llm is not None:
+                with self._llm_lock:
+                    self._llm.close()
+                    self._llm = None
+
+    # -- index ---------------------------------------------------------------------
+    @property
+    def embedder(self):
+        with self._lock:
+            if self._embedder is None:
+                from rag.embeddings import Embedder
+
+                s = self.settings.index
+                self._embedder = Embedder(s.embedding_model, batch_size=s.batch_size)
+            return self._embedder
+
+    def _get_chunker(self):
+        with self._lock:
+            if self._chunker is None:
+                from rag.chunking import Chunker
+
+                s = self.settings.index
+                emb = self.embedder
+                size = min(s.chunk_tokens, emb.max_tokens)
+                overlap = min(s.chunk_overlap, size // 2)
+                self._chunker = Chunker(emb.count_tokens, size, overlap)
+            return self._chunker
+
+    def _index_meta(self) -> dict:
+        emb = self.embedder
+        s = self.settings.index
+        return {"schema": INDEX_SCHEMA, "embedding_model": emb.model_id, "dim": emb.dim,
+                "chunk_tokens": min(s.chunk_tokens, emb.max_tokens),
+                "chunk_overlap": min(s.chunk_overlap, min(s.chunk_tokens, emb.max_tokens) // 2)}
+
+    def open_folder(self, folder: Path) -> None:
+        """Open the saved index of ``folder`` (creating an empty one); does not index."""
+        folder = Path(folder).expanduser()
+        if not folder.exists():
+            raise FolderError(f"The folder {folder} does not exist.")
+        if not folder.is_dir():
+            raise FolderError(f"{folder} is a file, not a folder.")
+        folder = folder.resolve()
+        with self._lock:
+            if self.folder == folder and self._store is not None:
+                return
+            self._close_index()
+            from rag.retrieve import Retriever
+            from rag.store import IndexStore
+
+            store = IndexStore.open(paths.index_dir_for(folder), self._index_meta())
+            self.rebuild_reason = getattr(store, "rebuilt_reason", "") or ""
+            self._store = store
+            self._retriever = Retriever(store, self.embedder)
+            self.folder = folder
+
+    def index(self, folder: Path | None = None,
+              on_progress: Callable[[int, int, IndexProgress], None] | None = None,
+              should_stop: Callable[[], bool] | None = None) -> IndexReport:
+        """Bring the folder's index up to date; unchanged files cost nothing."""
+        from rag.ingest import index_folder
+
+        if folder is not None:
+            self.open_folder(folder)
+        if self.folder is None:
+            raise FolderError("No folder is open.")
+        return index_folder(self.folder, self._store, self.embedder, self._get_chunker(),
+                            on_progress=on_progress, should_stop=should_stop)
+
+    def files(self) -> list[FileReport]:
+        """Every file the open folder's index knows about, with its status."""
+        if self._store is None:
+            return []
+        out = []
+        for rec in self._store.all_files():
+            status = FileStatus(rec.status)
+            out.append(FileReport(rec.path, status, rec.reason, rec.chunks))
+        return out
+
+    def search(self, question: str, k: int | None = None) -> list[Hit]:
+        if self._retriever is None:
+            raise FolderError("No folder is open.")
+        return self._retriever.search(question, k or self.settings.retrieval.k)
+
+    def source_text(self, file: str, page: int | None) -> str:
+        """The text that a Source's start/end offsets index into (for highlighting)."""
+        from rag.loaders import load
+
+        doc = load(self.absolute_path(file))
+        if page is not None:
+            for p in doc.pages:
+                if p.number == page:
+                    return p.text
+            return ""
+        return "".join(p.text for p in doc.pages)
+
+    def absolute_path(self, file: str) -> Path:
+        if self.folder is None:
+            raise FolderError("No folder is open.")
+        return self.folder / file
+
+    # -- answers -------------------------------------------------------------------
+    @property
+    def model_info(self):
+        return self._llm.info if self._llm is not None else None
+
+    @property
+    def device(self) -> str:
+        if self._llm is not None:
+            return self._llm.device
+        from models.offload import describe_device
+
+        return describe_device()
+
+    def available_models(self):
+        from models import available_models
+
+        return available_models()
+
+    def load_model(self, spec: str | None = None, on_progress=None):
+        """Load (or replace) the LLM; raises models.ModelError with a message for a person."""
+        import dataclasses
+
+        import models
+
+        m = self.settings.model
+        if spec is not None and spec != m.model:
+            m = dataclasses.replace(m, model=spec)
+            self.settings = dataclasses.replace(self.settings, model=m)
+        with self._llm_lock:
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None
+            self._llm = models.load(m.model, gpu_layers=m.gpu_layers, n_ctx=m.ctx,
+                                    threads=m.threads, on_progress=on_progress)
+            return self._llm.info
+
+    def ask(self, question: str, history: Sequence[Turn] = (), decoding=None,
+            on_token: Callable[[str], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> Answer:
+        from rag.asking import answer_question
+
+        if self._retriever is None:
+            raise FolderError("No folder is open.")
+        if self._llm is None:
+            self.load_model()
+        r = self.settings.retrieval
+        with self._llm_lock:
+            return answer_question(
+                question, history, retriever=self._retriever, llm=self._llm,
+                embedder=self.embedder, k=r.k, relevance_floor=r.relevance_floor,
+                decoding=decoding or self.settings.decoding, on_token=on_token,
+                should_stop=should_stop)
+
+    # -- lifetime ------------------------------------------------------------------
+    def _close_index(self) -> None:
+        if self._store is not None:
+            self._store.close()
+        self._store = None
+        self._retriever = None
+        self.folder = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_index()
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
