@@ -1,0 +1,397 @@
+"""The support check: each answer sentence tied to the passage that backs it, or flagged.
+
+Small local models cite badly or not at all, so citations here do not depend on
+the model's compliance. Each sentence is judged against the sources it cites
+and, when those do not back it, against every source; a sentence the model left
+uncited or cited wrongly is attributed to the passage that supports it
+(``Citation.origin == "check"``). Three kinds of evidence:
+
+* lexical: the share of the sentence's content words (character pairs for
+  Chinese) found in the source;
+* semantic: the best cosine similarity between the sentence and one sentence of
+  the source (one embedding batch for the whole answer);
+* facts: every number, amount, date and name in the sentence must occur in the
+  sources it is attributed to. This is what catches a changed figure in an
+  otherwise copied sentence, which the other two cannot.
+
+Sentences that make no claim ("The documents do not say.") are not flagged.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from rag.types import AnswerSentence, Citation, Source, Support
+
+# -- thresholds (measured with bench/grounding.py; see its output) -----------------
+SUPPORTED_AT = 0.6  # combined lexical+semantic strength for "supported"
+WEAK_AT = 0.4  # ... and for "weak"
+LEXICAL_WEIGHT = 0.5  # strength = w * lexical + (1 - w) * semantic
+QUOTE_CHARS = 160  # how much of a source sentence the evidence quotes
+
+
+class Embedder(Protocol):
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+# -- citations ---------------------------------------------------------------------
+_CITATION = re.compile(
+    r"[\[［【]\s*(?:(?:sources?|refs?|references?|passages?|来源|资料|文档)\s*[:：#]?\s*)?"
+    r"(\d{1,3}(?:\s*(?:[-–~～]|,|，|、|;|；|and|和)\s*\d{1,3})*)\s*[\]］】]",
+    re.IGNORECASE)
+_RANGE = re.compile(r"(\d+)\s*[-–~～]\s*(\d+)")
+MAX_RANGE = 20  # "[1-3]" expands; a range wider than this is taken as a typo, not a citation
+
+
+def parse_citations(text: str, n_sources: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The source numbers cited in ``text``: (valid, invalid), each in order of appearance.
+
+    Accepts ``[1]``, ``[1, 3]``, ``[1][2]``, ``[1-3]``, ``[Source 2]`` and the
+    full-width ``【1】`` and ``［1］``. Numbers outside 1..n_sources are invalid.
+    """
+    valid: list[int] = []
+    invalid: list[int] = []
+    for m in _CITATION.finditer(text):
+        body = m.group(1)
+        numbers: list[int] = []
+        for r in _RANGE.finditer(body):
+            a, b = int(r.group(1)), int(r.group(2))
+            numbers.extend(range(a, b + 1) if 0 <= b - a <= MAX_RANGE else (a, b))
+        numbers.extend(int(x) for x in re.findall(r"\d+", _RANGE.sub(" ", body)))
+        for n in numbers:
+            bucket = valid if 1 <= n <= n_sources else invalid
+            if n not in bucket:
+                bucket.append(n)
+    return tuple(valid), tuple(invalid)
+
+
+def strip_citations(text: str) -> str:
+    return re.sub(r"\s+", " ", _CITATION.sub(" ", text)).strip()
+
+
+# -- sentences ---------------------------------------------------------------------
+_ABBREVIATIONS = {
+    "e.g", "i.e", "etc", "p", "pp", "no", "nos", "vol", "fig", "figs", "mr", "mrs", "ms", "dr",
+    "prof", "vs", "inc", "corp", "co", "ltd", "llc", "plc", "jr", "sr", "st", "approx", "ca",
+    "u.s", "u.k", "e.u", "sec", "art", "para", "cf", "al", "jan", "feb", "mar", "apr", "jun",
+    "jul", "aug", "sep", "sept", "oct", "nov", "dec", "est", "dept", "mt", "ft", "op",
+}
+_END = re.compile(r"[.!?]+[\"'”’)]*(?=\s|$|[\[［【])|[。！？!?]+[”’」』）)]*|…+(?=\s|$)")
+_BULLET = re.compile(r"\s*(?:[-*•·]|\d{1,2}[.)、]|[（(]?\d{1,2}[)）])\s+")
+_TRAILING_CITATIONS = re.compile(r"(?:\s*" + _CITATION.pattern + r")+", re.IGNORECASE)
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the sentences of ``text``, English and Chinese.
+
+    Lines are always separate (answers are often lists). A period ends a sentence
+    only before a space or the end, and not after a known abbreviation or an
+    initial ("e.g.", "p. 3", "J. Smith") or before a lowercase word; Chinese
+    。！？ end one anywhere. Citation marks right after the end ("... 5%. [2]")
+    belong to the sentence before them, and a line of only citations joins the
+    sentence above it.
+    """
+    spans: list[tuple[int, int]] = []
+    for line in re.finditer(r"[^\n]+", text):
+        ls, le = line.span()
+        bullet = _BULLET.match(text, ls, le)
+        start = bullet.end() if bullet else ls
+        pos = start
+        while pos < le:
+            m = _END.search(text, pos, le)
+            if m is None:
+                _add_span(text, spans, start, le)
+                break
+            end = m.end()
+            if m.group(0)[0] == "." and _is_abbreviation(text, m.start(), le):
+                pos = end
+                continue
+            tail = _TRAILING_CITATIONS.match(text, end, le)
+            if tail:
+                end = tail.end()
+            _add_span(text, spans, start, end)
+            start = pos = end
+        else:
+            if start < le:
+                _add_span(text, spans, start, le)
+    return spans
+
+
+def _add_span(text: str, spans: list[tuple[int, int]], start: int, end: int) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if start >= end:
+        return
+    if spans and not strip_citations(text[start:end]).strip(" .。,，;；:：") and \
+            _CITATION.search(text[start:end]):
+        spans[-1] = (spans[-1][0], end)  # a lone "[2]" belongs to the sentence above
+        return
+    spans.append((start, end))
+
+
+def _is_abbreviation(text: str, dot: int, line_end: int) -> bool:
+    word = re.search(r"[\w.]*$", text[max(0, dot - 12):dot]).group(0).lower()
+    if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+        return True
+    after = re.match(r"\s*(\S)", text[dot + 1:line_end])
+    return bool(after and after.group(1).islower())
+
+
+# -- words, facts and non-claims ---------------------------------------------------
+_STOP = set("""
+a an the and or but if then than so of in on at to for from by with without about as into
+over under between through during before after above below up down out off again further
+is are was were be been being am do does did doing have has had having it its it's this that
+these those there here which who whom whose what when where why how all any both each few more
+most other some such no nor not only own same too very can will just should would could may
+might must shall also i we you he she they them their our your his her my me us per
+""".split())
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*[A-Za-z]|[A-Za-z]")
+_NUMBER = re.compile(r"(?<![A-Za-z\d.,])\d+(?:[,，]\d{3})*(?:\.\d+)?")
+_NAME = re.compile(r"\b[A-Z][A-Za-z&'’\-]*[A-Za-z]\b")
+_NON_CLAIM = re.compile(
+    r"(\b(sources?|documents?|context|passages?|texts?|information( provided)?)\b[^.]*\b"
+    r"(do(es)?\s*n[o']t|not|no|never)\b"
+    r"|\bno (relevant |specific |such )?(information|mention|details?|data)\b"
+    r"|\bnot (mentioned|specified|stated|provided|found|available|included|given)\b"
+    r"|\b(cannot|can't|can not|unable to) (find|answer|determine|tell|say)\b"
+    r"|\bi (do not|don't) know\b"
+    r"|(文档|资料|来源|文中|上下文)[^。]*(没有|未|并未|不)(提及|提到|说明|包含|涉及|给出)"
+    r"|(没有|未|并未)(提及|提到|说明|相关信息|给出)|无法(回答|确定|找到)|不知道)",
+    re.IGNORECASE)
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def _stem(word: str) -> str:
+    word = word.replace("’", "'").removesuffix("'s")
+    for suffix in ("ies", "es", "s", "ed", "ing"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def content_terms(text: str) -> set[str]:
+    """Words that carry meaning: Latin words without stop words, numbers, Chinese character pairs."""
+    folded = _fold(text)
+    terms = {_stem(w) for w in _LATIN_WORD.findall(folded) if w not in _STOP and len(w) > 1}
+    terms |= set(_numbers(folded))
+    for run in re.findall(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+", folded):
+        terms |= {run[i:i + 2] for i in range(len(run) - 1)} if len(run) > 1 else {run}
+    return terms
+
+
+def _numbers(text: str) -> list[str]:
+    out = []
+    for raw in _NUMBER.findall(unicodedata.normalize("NFKC", text)):
+        n = raw.replace(",", "").replace("，", "")
+        if "." in n:
+            n = n.rstrip("0").rstrip(".")
+        out.append(n)
+    return out
+
+
+def facts(sentence: str) -> list[str]:
+    """Numbers, amounts, dates and names a supporting source must contain, as written."""
+    found = _NUMBER.findall(unicodedata.normalize("NFKC", sentence))
+    words = list(_NAME.finditer(sentence))
+    for i, m in enumerate(words):
+        w = re.sub(r"['’]s$", "", m.group(0))
+        first = not sentence[: m.start()].strip(" \"'“‘(")
+        if first and not (w.isupper() or any(c.isupper() for c in w[1:])):
+            continue  # a capital at the start of a sentence is not a name by itself
+        if w.lower() in _STOP or w == "I":
+            continue
+        found.append(w)
+    if _CJK.search(sentence):
+        found.extend(_cjk_names(sentence))
+    seen: set[str] = set()
+    return [f for f in found if not (f in seen or seen.add(f))]
+
+
+def _cjk_names(sentence: str) -> list[str]:
+    """Chinese person, place and organisation names (jieba's part-of-speech tags)."""
+    import logging
+
+    import jieba
+    import jieba.posseg
+
+    jieba.setLogLevel(logging.WARNING)
+    return [p.word for p in jieba.posseg.cut(sentence)
+            if p.flag in ("nr", "ns", "nt", "nz") and len(p.word) >= 2 and _CJK.search(p.word)]
+
+
+def _has_fact(fact: str, folded_source: str, numbers: set[str]) -> bool:
+    if fact[0].isdigit():
+        return _numbers(fact)[0] in numbers
+    if _CJK.search(fact):
+        return _fold(fact) in folded_source
+    return re.search(r"(?<![a-z])" + re.escape(_fold(fact)) + r"(?![a-z])", folded_source) is not None
+
+
+def is_claim(sentence: str) -> bool:
+    """False for sentences that assert nothing about the world: refusals, "Sure.", a lone "[1]"."""
+    bare = strip_citations(sentence)
+    if _NON_CLAIM.search(bare):
+        return False
+    return bool(facts(bare)) or len(content_terms(bare)) >= 2
+
+
+# -- the check ---------------------------------------------------------------------
+@dataclass
+class _Prepared:
+    source: Source
+    folded: str
+    numbers: set[str]
+    terms: set[str]
+    sentences: list[str]  # the source split into sentences, for the best quote
+    rows: range = range(0)  # rows of the embedding matrix holding those sentences
+
+
+@dataclass
+class _Judgement:
+    support: Support
+    strength: float
+    missing: list[str]
+    quote: str
+    sources: tuple[int, ...]
+
+
+def check_answer(text: str, sources: Sequence[Source],
+                 embedder: Embedder | None) -> list[AnswerSentence]:
+    """Split ``text`` into sentences and mark each one against ``sources``.
+
+    ``embedder`` may be None (lexical evidence only, e.g. when the embedding model
+    failed to load).
+    """
+    spans = split_sentences(text)
+    if not spans:
+        return []
+    by_number = {s.number: s for s in sources}
+    prepared = {s.number: _prepare(s) for s in sources}
+    claims = [strip_citations(text[a:b]) for a, b in spans]
+
+    sim: np.ndarray | None = None
+    if embedder is not None and sources:
+        batch = list(claims)
+        for p in prepared.values():
+            p.rows = range(len(batch), len(batch) + len(p.sentences))
+            batch.extend(p.sentences)
+        vectors = np.asarray(embedder.embed(batch), dtype=np.float32)
+        sim = vectors[: len(claims)] @ vectors[len(claims):].T
+        offset = len(claims)
+        for p in prepared.values():
+            p.rows = range(p.rows.start - offset, p.rows.stop - offset)
+
+    out: list[AnswerSentence] = []
+    for i, ((a, b), claim) in enumerate(zip(spans, claims, strict=True)):
+        raw = text[a:b]
+        cited, invalid = parse_citations(raw, len(sources))
+        cited = tuple(n for n in cited if n in by_number)
+        model_cites = tuple(Citation(n, "model") for n in cited)
+        if not is_claim(raw):
+            out.append(AnswerSentence(
+                raw, a, b, model_cites, Support.SUPPORTED,
+                "Not a factual claim." if not _NON_CLAIM.search(claim)
+                else "Not a factual claim: it says what the sources do not contain.",
+                invalid))
+            continue
+        row = sim[i] if sim is not None else None
+        sentence_facts = facts(claim)
+        terms = content_terms(claim)
+        judged = _judge(claim, terms, sentence_facts, [prepared[n] for n in cited], row) \
+            if cited else None
+        if judged is None or judged.support is not Support.SUPPORTED:
+            best = max((_judge(claim, terms, sentence_facts, [p], row) for p in prepared.values()),
+                       key=lambda j: (_rank(j.support), j.strength), default=None)
+            floor = judged.support if judged else Support.UNCITED
+            if best is not None and best.support in (Support.SUPPORTED, Support.WEAK) \
+                    and _rank(best.support) > _rank(floor):
+                n = best.sources[0]
+                why = (f"The model cited {_refs(cited)}, but this is " if cited
+                       else "Not cited by the model; ")
+                found = "found in" if best.support is Support.SUPPORTED else "partly found in"
+                out.append(AnswerSentence(
+                    raw, a, b, (Citation(n, "check"),), best.support,
+                    f"{why}{found} [{n}]: “{best.quote}”", invalid))
+                continue
+        if judged is None:
+            out.append(AnswerSentence(raw, a, b, (), Support.UNCITED,
+                                      "No source says this, and the model cited none.", invalid))
+            continue
+        out.append(AnswerSentence(raw, a, b, model_cites, judged.support,
+                                  _evidence(judged, cited), invalid))
+    return out
+
+
+def _rank(s: Support) -> int:
+    return {Support.UNCITED: 0, Support.UNSUPPORTED: 1, Support.WEAK: 2, Support.SUPPORTED: 3}[s]
+
+
+def _refs(numbers: Sequence[int]) -> str:
+    return "".join(f"[{n}]" for n in numbers)
+
+
+def _evidence(j: _Judgement, cited: tuple[int, ...]) -> str:
+    refs = _refs(cited)
+    if j.missing:
+        listed = ", ".join(f"“{m}”" for m in j.missing[:3])
+        verb = "does" if len(j.missing) == 1 else "do"
+        return f"{listed} {verb} not appear in {refs}."
+    if j.support is Support.SUPPORTED:
+        return f"Found in {_refs(j.sources)}: “{j.quote}”"
+    if j.support is Support.WEAK:
+        return f"Only partly found in {refs}; closest: “{j.quote}”"
+    return f"Not found in {refs}; closest: “{j.quote}”"
+
+
+def _prepare(source: Source) -> _Prepared:
+    text = source.text
+    sentences = [text[a:b] for a, b in split_sentences(text)] or [text]
+    folded = _fold(text)
+    return _Prepared(source, folded, set(_numbers(folded)), content_terms(text),
+                     [" ".join(s.split()) for s in sentences])
+
+
+def _judge(claim: str, terms: set[str], sentence_facts: list[str], group: list[_Prepared],
+           sim_row: np.ndarray | None) -> _Judgement:
+    """How well the sources in ``group`` together back ``claim``."""
+    covered = set().union(*(p.terms for p in group)) if group else set()
+    lexical = len(terms & covered) / len(terms) if terms else 0.0
+    missing = [f for f in sentence_facts
+               if not any(_has_fact(f, p.folded, p.numbers) for p in group)]
+    best_sim, quote = 0.0, ""
+    for p in group:
+        if sim_row is not None and len(p.rows):
+            k = int(np.argmax(sim_row[p.rows.start:p.rows.stop]))
+            s = float(sim_row[p.rows.start + k])
+        else:
+            k = max(range(len(p.sentences)),
+                    key=lambda j: len(terms & content_terms(p.sentences[j])))
+            s = lexical
+        if s >= best_sim or not quote:
+            best_sim, quote = s, p.sentences[k]
+    strength = LEXICAL_WEIGHT * lexical + (1 - LEXICAL_WEIGHT) * max(best_sim, 0.0)
+    if missing:
+        support = Support.UNSUPPORTED
+    elif strength >= SUPPORTED_AT:
+        support = Support.SUPPORTED
+    elif strength >= WEAK_AT:
+        support = Support.WEAK
+    else:
+        support = Support.UNSUPPORTED
+    if len(quote) > QUOTE_CHARS:
+        quote = quote[: QUOTE_CHARS - 1].rstrip() + "…"
+    return _Judgement(support, strength, missing, quote,
+                      tuple(p.source.number for p in group))

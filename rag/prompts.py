@@ -1,0 +1,218 @@
+"""The prompt the model reads: a fixed system prompt, earlier turns, and numbered sources.
+
+Templates are plain text files. The packaged defaults sit in ``rag/templates``;
+a file of the same name in the user's templates folder
+(``rag.paths.config_dir() / "templates"``) replaces one of them, so wording can
+be tuned for another model without touching code. Placeholders are written
+``{name}`` and substituted literally (no ``str.format``), so a template may
+contain other braces.
+
+The system prompt carries no per-question content on purpose: llama.cpp keeps
+the evaluated tokens of a prompt prefix between calls, and on a CPU the prompt
+evaluation is most of the wait before the first answer word.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Protocol
+
+from rag import paths
+from rag.types import Hit, Source, Turn
+
+SYSTEM, USER, SOURCE = "system.txt", "user.txt", "source.txt"
+
+# The placeholders each template must contain, and those it may contain.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    SYSTEM: (),
+    USER: ("sources", "question"),
+    SOURCE: ("number", "text"),
+}
+ALLOWED: dict[str, tuple[str, ...]] = {
+    SYSTEM: (),
+    USER: ("sources", "question"),
+    SOURCE: ("number", "text", "location", "file", "page"),
+}
+# Room kept free beyond the counted prompt and the answer: chat templates may add a
+# token or two where pieces meet, and the count is made piece by piece.
+SAFETY_TOKENS = 16
+HISTORY_SHARE = 0.25  # at most this share of the room left after the question goes to history
+HISTORY_TURNS = 3  # and at most this many earlier turns
+
+_CITATION_MARK = re.compile(r"\s*[\[［【]\s*\d+(?:\s*[-–,，、]\s*\d+)*\s*[\]］】]")
+
+
+class TemplateError(ValueError):
+    """A prompt template that cannot be used; the message names the file and the problem."""
+
+
+class TokenCounter(Protocol):
+    """The part of ``models.base.LLM`` that prompt packing needs."""
+
+    n_ctx: int
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def format_chat(self, messages: list[dict[str, str]]) -> str: ...
+
+
+@dataclass(frozen=True)
+class Templates:
+    system: str
+    user: str
+    source: str
+    origin: dict[str, str] = field(default_factory=dict)  # file name -> where it was read from
+
+
+def user_template_dir() -> Path:
+    """Where a user's own templates go; a file here replaces the packaged one of its name."""
+    return paths.config_dir() / "templates"
+
+
+def load_templates(override_dir: Path | None = None) -> Templates:
+    """Read the templates, preferring the user's copies, and check their placeholders.
+
+    Read on every call (they are tiny), so an edited template takes effect at the
+    next question without a restart.
+    """
+    folder = user_template_dir() if override_dir is None else Path(override_dir)
+    texts: dict[str, str] = {}
+    origin: dict[str, str] = {}
+    for name in (SYSTEM, USER, SOURCE):
+        own = folder / name
+        if own.is_file():
+            try:
+                texts[name] = own.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise TemplateError(f"Cannot read the prompt template {own}: {exc}") from exc
+            origin[name] = str(own)
+        else:
+            texts[name] = resources.files("rag").joinpath("templates", name).read_text("utf-8")
+            origin[name] = f"built-in {name}"
+        validate_template(name, texts[name], origin[name])
+    return Templates(system=texts[SYSTEM].strip(), user=texts[USER].strip(),
+                     source=texts[SOURCE].strip(), origin=origin)
+
+
+def validate_template(name: str, text: str, where: str) -> None:
+    """Reject a template that lacks a required placeholder or uses one it cannot have."""
+    found = set(re.findall(r"\{([a-z_]+)\}", text))
+    for needed in REQUIRED[name]:
+        if needed not in found:
+            raise TemplateError(
+                f"The prompt template {where} lacks the placeholder {{{needed}}}; "
+                f"{name} must contain {', '.join('{' + p + '}' for p in REQUIRED[name])}.")
+    known = {p for ps in ALLOWED.values() for p in ps}
+    stray = sorted((found & known) - set(ALLOWED[name]))
+    if stray:
+        why = (" The system prompt must be the same for every question so the model can reuse it."
+               if name == SYSTEM else "")
+        raise TemplateError(f"The prompt template {where} uses {{{stray[0]}}}, which {name} "
+                            f"cannot contain.{why}")
+
+
+def fill(template: str, **values: str) -> str:
+    """Substitute ``{name}`` placeholders literally; other braces are left alone."""
+    return re.sub(r"\{([a-z_]+)\}",
+                  lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0),
+                  template)
+
+
+def location(file: str, page: int | None) -> str:
+    """How a source is named to the model and the reader: ``report.pdf, p. 3``."""
+    name = file.rsplit("/", 1)[-1]
+    return f"{name}, p. {page}" if page is not None else name
+
+
+def format_source(templates: Templates, number: int, hit: Hit | Source) -> str:
+    # One line per source: whitespace runs (PDF tables are full of them) cost tokens.
+    text = " ".join(hit.text.split())
+    return fill(templates.source, number=str(number), text=text,
+                location=location(hit.file, hit.page), file=hit.file,
+                page="" if hit.page is None else str(hit.page))
+
+
+def strip_citations(text: str) -> str:
+    """An earlier answer without its ``[n]`` marks, which point at sources no longer shown."""
+    return _CITATION_MARK.sub("", text).strip()
+
+
+@dataclass
+class Prompt:
+    """The messages for the model and what went into them."""
+
+    messages: list[dict[str, str]]
+    sources: list[Source]  # numbered 1..n in rank order: what ``[n]`` in the answer refers to
+    prompt_tokens: int
+    dropped_sources: int = 0  # lowest-ranked passages left out for lack of room
+    history_turns: int = 0  # earlier turns included
+    dropped_turns: int = 0  # earlier turns left out (oldest first)
+
+
+def build_prompt(question: str, hits: Sequence[Hit], history: Sequence[Turn], *,
+                 llm: TokenCounter, answer_tokens: int, templates: Templates | None = None,
+                 history_turns: int = HISTORY_TURNS) -> Prompt:
+    """Pack the question, recent turns and as many top-ranked passages as fit.
+
+    Tokens are counted with the model's own tokenizer; ``answer_tokens`` stays
+    free for the reply. Passages are kept whole or not at all, dropping the
+    lowest-ranked first; earlier turns are dropped oldest first and never take
+    more than a quarter of the room, because the passages are what the answer
+    is built from.
+    """
+    templates = templates or load_templates()
+    budget = llm.n_ctx - answer_tokens - SAFETY_TOKENS
+    system = {"role": "system", "content": templates.system}
+
+    def user(sources: str) -> dict[str, str]:
+        return {"role": "user", "content": fill(templates.user, sources=sources,
+                                               question=question.strip())}
+
+    base = llm.count_tokens(llm.format_chat([system, user("")]))
+    room = budget - base
+    if room < 0:
+        raise ValueError(
+            f"The question is too long for the model: it needs {base} tokens of prompt, and the "
+            f"model's context of {llm.n_ctx} tokens keeps {answer_tokens} for the answer.")
+
+    turns: list[dict[str, str]] = []
+    kept = 0
+    history_room = int(room * HISTORY_SHARE)
+    for turn in list(history)[::-1][:history_turns]:
+        pair = [{"role": "user", "content": turn.question.strip()},
+                {"role": "assistant", "content": strip_citations(turn.answer)}]
+        cost = sum(llm.count_tokens(m["content"]) + 8 for m in pair)  # 8: role markers
+        if cost > history_room:
+            break
+        history_room -= cost
+        room -= cost
+        turns = pair + turns
+        kept += 1
+
+    lines: list[str] = []
+    for rank, hit in enumerate(hits, start=1):
+        line = format_source(templates, rank, hit)
+        cost = llm.count_tokens(line + "\n")
+        if cost > room:
+            break
+        room -= cost
+        lines.append(line)
+
+    # The piecewise count is close; the exact count of the whole prompt decides.
+    while True:
+        messages = [system, *turns, user("\n".join(lines))]
+        total = llm.count_tokens(llm.format_chat(messages))
+        if total <= budget or not lines:
+            break
+        lines.pop()
+
+    sources = [Source(number=i, chunk_id=h.chunk_id, file=h.file, page=h.page, start=h.start,
+                      end=h.end, text=h.text, score=h.score, title=h.title)
+               for i, h in enumerate(hits[:len(lines)], start=1)]
+    return Prompt(messages=messages, sources=sources, prompt_tokens=total,
+                  dropped_sources=len(hits) - len(lines), history_turns=kept,
+                  dropped_turns=len(history) - kept)
