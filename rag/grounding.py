@@ -146,14 +146,17 @@ def _is_abbreviation(text: str, dot: int, line_end: int) -> bool:
 
 
 # -- words, facts and non-claims ---------------------------------------------------
-_STOP = set("""
+_STOP = frozenset(
+    """
 a an the and or but if then than so of in on at to for from by with without about as into
 over under between through during before after above below up down out off again further
 is are was were be been being am do does did doing have has had having it its it's this that
 these those there here which who whom whose what when where why how all any both each few more
 most other some such no nor not only own same too very can will just should would could may
 might must shall also i we you he she they them their our your his her my me us per
-""".split())
+""".split()  # noqa: SIM905
+)
+)
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*[A-Za-z]|[A-Za-z]")
 _NUMBER = re.compile(r"(?<![A-Za-z\d.,])\d+(?:[,，]\d{3})*(?:\.\d+)?")
@@ -183,7 +186,7 @@ def _stem(word: str) -> str:
 
 
 def content_terms(text: str) -> set[str]:
-    """Words that carry meaning: Latin words without stop words, numbers, Chinese character pairs."""
+    """Words that carry meaning: Latin words less stop words, numbers, Chinese character pairs."""
     folded = _fold(text)
     terms = {_stem(w) for w in _LATIN_WORD.findall(folded) if w not in _STOP and len(w) > 1}
     terms |= set(_numbers(folded))
@@ -205,12 +208,14 @@ def _numbers(text: str) -> list[str]:
 def facts(sentence: str) -> list[str]:
     """Numbers, amounts, dates and names a supporting source must contain, as written."""
     found = _NUMBER.findall(unicodedata.normalize("NFKC", sentence))
-    words = list(_NAME.finditer(sentence))
-    for i, m in enumerate(words):
+    for m in _NAME.finditer(sentence):
         w = re.sub(r"['’]s$", "", m.group(0))
         first = not sentence[: m.start()].strip(" \"'“‘(")
-        if first and not (w.isupper() or any(c.isupper() for c in w[1:])):
-            continue  # a capital at the start of a sentence is not a name by itself
+        # A capital that starts a sentence marks a name only with more to show for it:
+        # a possessive, capitals inside, or a capitalized word after it ("Tim Cook").
+        if first and not (w != m.group(0) or w.isupper() or any(c.isupper() for c in w[1:])
+                          or re.match(r"\s+[A-Z]", sentence[m.end():])):
+            continue
         if w.lower() in _STOP or w == "I":
             continue
         found.append(w)
@@ -237,7 +242,8 @@ def _has_fact(fact: str, folded_source: str, numbers: set[str]) -> bool:
         return _numbers(fact)[0] in numbers
     if _CJK.search(fact):
         return _fold(fact) in folded_source
-    return re.search(r"(?<![a-z])" + re.escape(_fold(fact)) + r"(?![a-z])", folded_source) is not None
+    pattern = r"(?<![a-z])" + re.escape(_fold(fact)) + r"(?![a-z])"
+    return re.search(pattern, folded_source) is not None
 
 
 def is_claim(sentence: str) -> bool:

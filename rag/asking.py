@@ -1,0 +1,132 @@
+"""The ask pipeline: retrieve, refuse or prompt, generate, check.
+
+``rag.engine.Engine.ask`` calls :func:`answer_question`; everything it needs is
+passed in, so the pipeline can be driven with a fake model in tests.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from rag import grounding
+from rag.prompts import Templates, build_prompt
+from rag.types import Answer, AnswerSentence, AnswerStats, Hit, Source, Support, Turn
+
+if TYPE_CHECKING:
+    from models.decoding import DecodingParams
+
+REFUSAL_SOURCES = 3  # closest passages listed with a refusal
+FOLLOW_UP_WORDS = 6  # a question this short, after another one, is read as a follow-up
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_ANAPHORA = re.compile(
+    r"^\s*(and|or|but|also|what about|how about|then|so)\b"
+    r"|\b(it|its|they|them|their|those|these|he|she|his|her|same)\b"
+    r"|^\s*(那|还有|而|和|以及)|[它他她该此那]|呢[？?]?\s*$",
+    re.IGNORECASE)
+
+
+def answer_question(question: str, history: Sequence[Turn], *, retriever: Any, llm: Any,
+                    embedder: Any, k: int, relevance_floor: float, decoding: DecodingParams,
+                    on_token: Callable[[str], None] | None = None,
+                    should_stop: Callable[[], bool] | None = None,
+                    templates: Templates | None = None) -> Answer:
+    """Answer ``question`` from the indexed passages, every sentence checked against them.
+
+    When no passage scores at or above ``relevance_floor`` the model is not asked:
+    the answer says the documents do not cover the question and lists the
+    closest passages. ``embedder`` may be None (the check then uses words only).
+    """
+    stats = AnswerStats()
+    t0 = time.perf_counter()
+    query = retrieval_query(question, history)
+    hits: list[Hit] = list(retriever.search(query, k=k, relevance_floor=0.0))
+    stats.retrieve_s = time.perf_counter() - t0
+    relevant = [h for h in hits if h.score >= relevance_floor]
+    if not relevant:
+        return refusal(question, hits, relevance_floor, stats)
+
+    prompt = build_prompt(question, relevant, history, llm=llm,
+                          answer_tokens=int(decoding.max_tokens), templates=templates)
+    gen = llm.generate(prompt.messages, decoding, on_token=on_token, should_stop=should_stop)
+    stats.prompt_s = float(gen.ttft_s or 0.0)
+    stats.generate_s = max(0.0, float(gen.total_s) - stats.prompt_s)
+    stats.prompt_tokens = int(gen.prompt_tokens)
+    stats.completion_tokens = int(gen.completion_tokens)
+    stats.tokens_per_s = float(gen.tokens_per_s or 0.0)
+    stop = getattr(gen.stop_reason, "value", gen.stop_reason)
+    stats.stop_reason = str(stop).lower() if stop is not None else ""
+
+    t1 = time.perf_counter()
+    text = gen.text.strip()
+    sentences = grounding.check_answer(text, prompt.sources, embedder)
+    stats.check_s = time.perf_counter() - t1
+
+    notes = [_stop_note(stats.stop_reason, int(decoding.max_tokens)), getattr(gen, "note", "")]
+    if not text:
+        notes.append("The model returned no answer.")
+    if prompt.dropped_sources:
+        notes.append(f"{prompt.dropped_sources} lower-ranked passage(s) did not fit in the "
+                     "model's context and were left out.")
+    invalid = sorted({n for s in sentences for n in s.invalid_citations})
+    if invalid:
+        notes.append("The model cited source numbers that do not exist: "
+                     + ", ".join(f"[{n}]" for n in invalid) + ".")
+    return Answer(question=question, text=text, sentences=sentences, sources=prompt.sources,
+                  stats=stats, refused=False, note=" ".join(n for n in notes if n))
+
+
+def retrieval_query(question: str, history: Sequence[Turn]) -> str:
+    """What to search for: the question, joined to the previous one when it is a follow-up.
+
+    "And in 2022?" names nothing to search for; the question before it does. A
+    question counts as a follow-up when it is short or points back ("it",
+    "that", "那…呢"). Only the previous question is added, not its answer: the
+    answer's words would pull retrieval toward what was already found.
+    """
+    if not history:
+        return question
+    words = len(re.findall(r"\w+", _CJK.sub("", question))) + len(_CJK.findall(question)) / 2
+    if words <= FOLLOW_UP_WORDS or _ANAPHORA.search(question):
+        return f"{history[-1].question.strip()} {question.strip()}"
+    return question
+
+
+def in_chinese(text: str) -> bool:
+    return len(_CJK.findall(text)) >= max(1, len(re.findall(r"[A-Za-z]+", text)))
+
+
+def refusal(question: str, hits: Sequence[Hit], relevance_floor: float,
+            stats: AnswerStats) -> Answer:
+    """The honest answer when nothing relevant was found, made without the model."""
+    closest = list(hits)[:REFUSAL_SOURCES]
+    sources = [Source(number=i, chunk_id=h.chunk_id, file=h.file, page=h.page, start=h.start,
+                      end=h.end, text=h.text, score=h.score, title=h.title)
+               for i, h in enumerate(closest, start=1)]
+    if in_chinese(question):
+        text = "您的文档中没有找到与这个问题相关的内容。"
+        if sources:
+            text += "下面列出最接近的段落，供您参考。"
+    else:
+        text = "Your documents do not seem to cover this question."
+        if sources:
+            text += " The closest passages are listed below."
+    best = f"the best match scored {hits[0].score:.2f}" if hits else "nothing matched at all"
+    evidence = (f"No passage reached the relevance floor of {relevance_floor:.2f} ({best}), "
+                "so the model was not asked.")
+    sentence = AnswerSentence(text=text, start=0, end=len(text), support=Support.SUPPORTED,
+                              evidence=evidence)
+    stats.stop_reason = "refused"
+    return Answer(question=question, text=text, sentences=[sentence], sources=sources,
+                  stats=stats, refused=True, note=evidence)
+
+
+def _stop_note(stop_reason: str, max_tokens: int) -> str:
+    return {
+        "repetition": "Stopped: the model started repeating itself.",
+        "length": f"The answer reached the limit of {max_tokens} tokens and may be cut short.",
+        "cancelled": "Stopped at your request.",
+    }.get(stop_reason, "")
+

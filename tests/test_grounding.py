@@ -1,0 +1,152 @@
+"""Sentence splitting, citation parsing and the support check, with a word-hashing embedder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag.grounding import check_answer, content_terms, facts, parse_citations, split_sentences
+from rag.types import Source, Support
+
+
+class HashingEmbedder:
+    """Bag of content words hashed into a vector: similar wording, similar vector."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        out = np.zeros((len(texts), 512), np.float32)
+        for i, t in enumerate(texts):
+            for w in content_terms(t):
+                out[i, sum(map(ord, w)) * 7919 % 512] += 1
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1, norms)
+
+
+SOURCES = [
+    Source(1, 10, "travel.pdf", 3, 0, 100,
+           "Northwind's travel budget for 2023 is $45,000. Economy class is required for "
+           "flights under 6 hours.", 0.9),
+    Source(2, 11, "it.md", None, 0, 80,
+           "Laptops are replaced every 4 years. The IT helpdesk is run by Maria Lopez.", 0.8),
+]
+
+
+def sentences(text: str) -> list[str]:
+    return [text[a:b] for a, b in split_sentences(text)]
+
+
+@pytest.mark.parametrize("text, valid, invalid", [
+    ("Revenue rose [1].", (1,), ()),
+    ("Revenue rose [1, 3].", (1, 3), ()),
+    ("Revenue rose [1][2].", (1, 2), ()),
+    ("Revenue rose [2-4].", (2, 3, 4), ()),
+    ("Revenue rose [1] and fell [9].", (1,), (9,)),
+    ("Revenue rose [0].", (), (0,)),
+    ("收入增长【1】，利润下降［2］。", (1, 2), ()),
+    ("See [Source 2].", (2,), ()),
+    ("No citation here, only $1.5 and (3).", (), ()),
+])
+def test_citations_are_parsed(text, valid, invalid):
+    assert parse_citations(text, 4) == (valid, invalid)
+
+
+def test_english_sentences_split_on_ends_not_on_abbreviations_or_decimals():
+    text = ("Sales were $1.5 billion, e.g. from phones [1]. See p. 3 for the table. "
+            "Dr. Smith agreed! Was it J. Smith? Yes.[2] Next")
+    assert sentences(text) == [
+        "Sales were $1.5 billion, e.g. from phones [1].", "See p. 3 for the table.",
+        "Dr. Smith agreed!", "Was it J. Smith?", "Yes.[2]", "Next"]
+
+
+def test_chinese_sentences_split_on_full_width_ends():
+    text = "新加坡的人口为560万。它位于东南亚！对吗？【1】最后一句"
+    assert sentences(text) == ["新加坡的人口为560万。", "它位于东南亚！", "对吗？【1】", "最后一句"]
+
+
+def test_list_items_are_sentences_and_a_lone_citation_joins_the_line_above():
+    text = "Two rules:\n- Economy class only.\n- Budget is $45,000.\n[1]"
+    assert sentences(text) == ["Two rules:", "Economy class only.", "Budget is $45,000.\n[1]"]
+
+
+def test_offsets_point_into_the_answer():
+    text = "First one [1]. Second one [2]."
+    for s in check_answer(text, SOURCES, HashingEmbedder()):
+        assert text[s.start:s.end] == s.text
+
+
+def test_facts_are_numbers_dates_and_names():
+    got = facts("In March 2023, Apple paid $1.5 billion to NVIDIA's Jensen Huang.")
+    assert got == ["2023", "1.5", "March", "Apple", "NVIDIA", "Jensen", "Huang"]
+    assert "黄仁勋" in facts("英伟达的首席执行官是黄仁勋。")
+
+
+def test_a_sentence_copied_from_its_source_is_supported():
+    emb = HashingEmbedder()
+    [s] = check_answer("Northwind's travel budget for 2023 is $45,000 [1].", SOURCES, emb)
+    assert s.support is Support.SUPPORTED
+    assert [(c.source, c.origin) for c in s.citations] == [(1, "model")]
+    assert "45,000" in s.evidence
+    assert emb.calls == 1  # answer and source sentences embedded in one batch
+
+
+@pytest.mark.parametrize("changed", [
+    "Northwind's travel budget for 2023 is $55,000 [1].",  # amount
+    "Northwind's travel budget for 2021 is $45,000 [1].",  # year
+    "Contoso's travel budget for 2023 is $45,000 [1].",  # name
+])
+def test_the_same_sentence_with_a_changed_fact_is_not_supported(changed):
+    [s] = check_answer(changed, SOURCES, HashingEmbedder())
+    assert s.support is Support.UNSUPPORTED
+    assert "not appear in [1]" in s.evidence
+
+
+def test_changed_chinese_name_is_not_supported():
+    text = "英伟达的首席执行官是黄仁勋，公司总部位于圣克拉拉。"
+    src = [Source(1, 1, "a.txt", None, 0, len(text), text, 0.9)]
+    ok, bad = check_answer("英伟达的首席执行官是黄仁勋【1】。英伟达的首席执行官是李开复【1】。",
+                           src, HashingEmbedder())
+    assert ok.support is Support.SUPPORTED
+    assert bad.support is Support.UNSUPPORTED
+
+
+def test_an_uncited_sentence_is_attributed_to_the_source_that_supports_it():
+    [s] = check_answer("Laptops are replaced every 4 years.", SOURCES, HashingEmbedder())
+    assert s.support is Support.SUPPORTED
+    assert [(c.source, c.origin) for c in s.citations] == [(2, "check")]
+    assert "Not cited by the model" in s.evidence
+
+
+def test_a_wrong_citation_is_replaced_by_the_supporting_source():
+    [s] = check_answer("The IT helpdesk is run by Maria Lopez [1].", SOURCES, HashingEmbedder())
+    assert [(c.source, c.origin) for c in s.citations] == [(2, "check")]
+    assert s.evidence.startswith("The model cited [1]")
+
+
+def test_an_uncited_sentence_no_source_supports_is_marked_uncited():
+    [s] = check_answer("Cats are great pets and often travel by train.", SOURCES,
+                       HashingEmbedder())
+    assert s.support is Support.UNCITED
+    assert s.citations == ()
+
+
+def test_out_of_range_citations_are_dropped_and_listed():
+    [s] = check_answer("Laptops are replaced every 4 years [2][7].", SOURCES, HashingEmbedder())
+    assert [c.source for c in s.citations] == [2]
+    assert s.invalid_citations == (7,)
+
+
+def test_refusal_sentences_are_not_flagged_as_claims():
+    for text in ("The documents do not say.", "文档中没有提及这一点。", "Sure."):
+        [s] = check_answer(text, SOURCES, HashingEmbedder())
+        assert s.support is Support.SUPPORTED, text
+        assert "Not a factual claim" in s.evidence
+
+
+def test_works_without_an_embedder():
+    ok, bad = check_answer("Laptops are replaced every 4 years [2]. Laptops are replaced every "
+                           "9 years [2].", SOURCES, None)
+    assert ok.support is Support.SUPPORTED
+    assert bad.support is Support.UNSUPPORTED
