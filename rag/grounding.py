@@ -156,7 +156,6 @@ most other some such no nor not only own same too very can will just should woul
 might must shall also i we you he she they them their our your his her my me us per
 """.split()  # noqa: SIM905
 )
-)
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*[A-Za-z]|[A-Za-z]")
 _NUMBER = re.compile(r"(?<![A-Za-z\d.,])\d+(?:[,，]\d{3})*(?:\.\d+)?")
