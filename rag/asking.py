@@ -21,11 +21,12 @@ if TYPE_CHECKING:
 REFUSAL_SOURCES = 3  # closest passages listed with a refusal
 FOLLOW_UP_WORDS = 6  # a question this short, after another one, is read as a follow-up
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Pronouns are matched in lower case (or capitalized first), so "IT" is not "it".
 _ANAPHORA = re.compile(
-    r"^\s*(and|or|but|also|what about|how about|then|so)\b"
+    r"^\s*(?i:and|or|but|also|what about|how about|then|so)\b"
     r"|\b(it|its|they|them|their|those|these|he|she|his|her|same)\b"
-    r"|^\s*(那|还有|而|和|以及)|[它他她该此那]|呢[？?]?\s*$",
-    re.IGNORECASE)
+    r"|^\s*(It|Its|They|Them|Their|Those|These|He|She|His|Her)\b"
+    r"|^\s*(那|还有|而|和|以及)|[它他她该此那]|呢[？?]?\s*$")
 
 
 def answer_question(question: str, history: Sequence[Turn], *, retriever: Any, llm: Any,

@@ -1,0 +1,140 @@
+"""The ask pipeline with a scripted model and retriever; one end-to-end run with real models."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from models.base import Generation, StopReason
+from models.decoding import preset
+from rag.asking import answer_question, retrieval_query
+from rag.render import format_answer
+from rag.types import Hit, Support, Turn
+from tests.test_grounding import HashingEmbedder
+
+try:
+    from tests.fakes import FakeLLM
+except ImportError:  # the shared fake is not there yet: a minimal one of the same shape
+
+    class FakeLLM:  # type: ignore[no-redef]
+        n_ctx = 4096
+
+        def __init__(self) -> None:
+            self.replies: list[str] = []
+            self.calls: list[list[dict[str, str]]] = []
+
+        def enqueue(self, text: str) -> None:
+            self.replies.append(text)
+
+        def count_tokens(self, text: str) -> int:
+            return len(text.split())
+
+        def format_chat(self, messages):
+            return "\n".join(f"<{m['role']}>{m['content']}" for m in messages)
+
+        def generate(self, messages, params, on_token=None, should_stop=None):
+            self.calls.append(messages)
+            text = self.replies.pop(0)
+            if on_token:
+                on_token(text)
+            return Generation(text, StopReason.FINISHED, 100, len(text.split()), 0.5, 20.0, 1.5)
+
+
+class FakeRetriever:
+    def __init__(self, hits: list[Hit]) -> None:
+        self.hits = hits
+        self.queries: list[str] = []
+
+    def search(self, question: str, k: int, relevance_floor: float | None = None) -> list[Hit]:
+        self.queries.append(question)
+        return [h for h in self.hits if relevance_floor is None or h.score >= relevance_floor][:k]
+
+
+HITS = [
+    Hit(1, "policies/travel.pdf", 3, 120, 260,
+        "Northwind's travel budget for 2023 is $45,000. Economy class is required for "
+        "flights under 6 hours.", 0.82),
+    Hit(2, "policies/it.md", None, 0, 80,
+        "Laptops are replaced every 4 years. The IT helpdesk is run by Maria Lopez.", 0.55),
+    Hit(3, "minutes.txt", None, 0, 40, "The board met on 4 May 2023.", 0.1),
+]
+DECODING = dataclasses.replace(preset("precise"), max_tokens=128)
+
+
+def ask(llm, question="What is the travel budget for 2023?", history=(), hits=HITS, floor=0.3):
+    retriever = FakeRetriever(hits)
+    answer = answer_question(question, history, retriever=retriever, llm=llm,
+                             embedder=HashingEmbedder(), k=5, relevance_floor=floor,
+                             decoding=DECODING)
+    return answer, retriever
+
+
+def test_an_answer_is_checked_sentence_by_sentence_with_numbered_sources():
+    llm = FakeLLM()
+    llm.enqueue("The travel budget for 2023 is $45,000 [1]. Laptops are replaced every 4 years. "
+                "The budget doubles in 2024 [1][5].")
+    answer, _ = ask(llm)
+    assert [s.number for s in answer.sources] == [1, 2]  # the passage below the floor is left out
+    assert "[1] travel.pdf, p. 3:" in llm.calls[0][-1]["content"]
+    supported, attributed, invented = answer.sentences
+    assert supported.support is Support.SUPPORTED and supported.citations[0].origin == "model"
+    assert attributed.citations[0].source == 2 and attributed.citations[0].origin == "check"
+    assert invented.support is Support.UNSUPPORTED and invented.invalid_citations == (5,)
+    assert "[5]" in answer.note
+    assert answer.stats.prompt_s == 0.5 and answer.stats.stop_reason == "finished"
+    assert answer.stats.completion_tokens > 0 and answer.stats.check_s > 0
+    json.dumps(answer.to_json())  # the CLI's --json output
+    shown = format_answer(answer)
+    assert "⚠ unsupported" in shown and "→ [2]" in shown
+    assert "[1] policies/travel.pdf, p. 3" in shown
+
+
+def test_nothing_above_the_floor_is_refused_without_asking_the_model():
+    llm = FakeLLM()
+    answer, _ = ask(llm, "Who won the 1998 World Cup?", floor=0.9)
+    assert answer.refused and llm.calls == []
+    assert "do not seem to cover" in answer.text
+    assert [s.file for s in answer.sources] == ["policies/travel.pdf", "policies/it.md",
+                                                "minutes.txt"]
+    assert "relevance floor of 0.90" in answer.sentences[0].evidence
+    assert "Closest passages:" in format_answer(answer)
+
+
+def test_a_chinese_question_is_refused_in_chinese():
+    answer, _ = ask(FakeLLM(), "谁赢得了1998年世界杯？", hits=[])
+    assert answer.refused and "文档中没有找到" in answer.text and answer.sources == []
+
+
+def test_a_follow_up_is_searched_with_the_question_before_it_and_sees_the_history():
+    llm = FakeLLM()
+    llm.enqueue("The documents do not say.")
+    history = [Turn("What is the travel budget for 2023?", "It is $45,000 [1].")]
+    answer, retriever = ask(llm, "And in 2022?", history=history)
+    assert retriever.queries == ["What is the travel budget for 2023? And in 2022?"]
+    roles = [m["role"] for m in llm.calls[0]]
+    assert roles == ["system", "user", "assistant", "user"]
+    assert llm.calls[0][2]["content"] == "It is $45,000."
+    assert answer.sentences[0].support is Support.SUPPORTED  # a refusal is not a false claim
+
+
+def test_standalone_questions_are_searched_as_asked():
+    history = [Turn("What is the travel budget for 2023?", "$45,000")]
+    q = "Which company runs the IT helpdesk for the Shanghai office?"
+    assert retrieval_query(q, history) == q
+    follow_up = retrieval_query("那2022年呢？", [Turn("2023年的差旅预算是多少？", "4.5万")])
+    assert follow_up == "2023年的差旅预算是多少？ 那2022年呢？"
+
+
+def test_a_repetition_stop_is_noted():
+    llm = FakeLLM()
+    llm.enqueue("Budget budget budget")
+    real_generate = llm.generate
+
+    def looping(*args, **kwargs):
+        g = real_generate(*args, **kwargs)
+        return dataclasses.replace(g, stop_reason=StopReason.REPETITION)
+
+    llm.generate = looping
+    answer, _ = ask(llm)
+    assert answer.stats.stop_reason == "repetition"
+    assert "repeating itself" in answer.note
