@@ -1,0 +1,86 @@
+"""Quarry's desktop window (PySide6). It reaches the core only through rag.engine.Engine."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from rag.settings import Settings
+
+SMOKE_QUESTION = "What are these documents about?"
+SMOKE_TIMEOUT_MS = 20 * 60 * 1000
+
+
+def run(settings: Settings, folder: Path | None, *, engine: Any = None,
+        smoke_test: bool = False) -> int:
+    """Open the window (on ``folder``, indexing it at once) and return the exit status.
+
+    With ``smoke_test`` the window indexes the folder, asks one question, prints
+    what happened and exits: 0 when an answer came back, 1 otherwise. It works
+    offscreen (QT_QPA_PLATFORM=offscreen), for installers and CI.
+    """
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Quarry")
+    app.setApplicationDisplayName("Quarry")
+    own_engine = engine is None
+    if engine is None:
+        from rag.engine import Engine
+
+        engine = Engine(settings)
+    window = MainWindow(engine, settings, save_settings=not smoke_test)
+    window.show()
+    if folder is None and settings.ui.folder and Path(settings.ui.folder).is_dir():
+        folder = Path(settings.ui.folder)
+    if smoke_test and folder is None:
+        print("smoke test: no folder given (--docs DIR)", file=sys.stderr)
+        return 2
+    if folder is not None:
+        QTimer.singleShot(0, lambda: window.open_folder(Path(folder)))
+
+    status = {"code": 0}
+    if smoke_test:
+        _wire_smoke_test(app, window, status)
+    try:
+        code = app.exec()
+    finally:
+        window.workers.shutdown(10_000)
+        if own_engine:
+            engine.close()
+    return status["code"] or code
+
+
+def _wire_smoke_test(app: Any, window: Any, status: dict[str, int]) -> None:
+    from PySide6.QtCore import QTimer
+
+    def fail(message: str) -> None:
+        print(f"smoke test failed: {message}", file=sys.stderr)
+        status["code"] = 1
+        window.close()
+        app.quit()
+
+    def indexed(report: Any) -> None:
+        if isinstance(report, BaseException):
+            fail(f"indexing: {report}")
+            return
+        print(f"smoke test: indexed {len(report.files)} files "
+              f"({len(report.problems)} skipped or failed) in {report.seconds:.1f} s")
+        window.ask(SMOKE_QUESTION)
+
+    def answered(answer: Any) -> None:
+        if isinstance(answer, str):
+            fail(f"asking: {answer}")
+            return
+        print(f"smoke test: answered with {len(answer.sources)} sources, "
+              f"{answer.stats.tokens_per_s:.1f} tokens/s: {answer.text[:200]!r}")
+        window.close()
+        app.quit()
+
+    window.index_finished.connect(indexed)
+    window.answer_finished.connect(answered)
+    QTimer.singleShot(SMOKE_TIMEOUT_MS, lambda: fail("timed out"))

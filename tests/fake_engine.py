@@ -1,0 +1,235 @@
+"""A scripted stand-in for rag.engine.Engine, for tests about the window around it.
+
+It reads real files from a real folder (PDF page text through pypdfium2, other
+files as UTF-8) so citations point at passages the source viewer can find, but
+it neither embeds nor generates: indexing walks the files with a short sleep
+each, and answers are streamed from a script, a few characters per token.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.settings import Settings
+from rag.types import (
+    Answer,
+    AnswerSentence,
+    AnswerStats,
+    Citation,
+    FileReport,
+    FileStatus,
+    Hit,
+    IndexProgress,
+    IndexReport,
+    Source,
+    Support,
+    Turn,
+)
+
+SUPPORTED = {".pdf", ".txt", ".md", ".html", ".htm", ".docx"}
+
+
+class FakeModelError(Exception):
+    """Stands in for models.ModelError: a message meant for a person."""
+
+
+@dataclass(frozen=True)
+class FakeModelInfo:
+    path: str
+    name: str
+    architecture: str = "llama"
+    parameters: int = 135_000_000
+    quantization: str = "Q4_1"
+    context_length: int = 8192
+    has_chat_template: bool = True
+    file_size: int = 100_000_000
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.quantization})"
+
+
+@dataclass
+class Passage:
+    """A scripted source: a file and a phrase on one of its pages."""
+
+    file: str
+    page: int | None
+    phrase: str
+
+
+class FakeEngine:
+    def __init__(self, settings: Settings | None = None, *, index_delay: float = 0.05,
+                 token_delay: float = 0.01, answer: str | None = None,
+                 passages: Sequence[Passage] = ()) -> None:
+        self.settings = settings or Settings()
+        self.folder: Path | None = None
+        self.index_delay = index_delay
+        self.token_delay = token_delay
+        self.script = answer
+        self.passages = list(passages)
+        self.model_info: FakeModelInfo | None = None
+        self.device = "CPU (fake, 2 threads)"
+        self.asked: list[tuple[str, tuple[Turn, ...]]] = []
+        self.closed = False
+        self._reports: dict[str, FileReport] = {}
+        self._lock = threading.Lock()
+
+    def update_settings(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def open_folder(self, folder: Path) -> None:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ValueError(f"The folder {folder} does not exist.")
+        self.folder = folder.resolve()
+
+    def index(self, folder: Path | None = None,
+              on_progress: Callable[[int, int, IndexProgress], None] | None = None,
+              should_stop: Callable[[], bool] | None = None) -> IndexReport:
+        if folder is not None:
+            self.open_folder(folder)
+        assert self.folder is not None
+        files = sorted(p for p in self.folder.rglob("*") if p.is_file())
+        report = IndexReport(str(self.folder))
+        start = time.monotonic()
+        chunks = 0
+        for i, path in enumerate(files):
+            if should_stop and should_stop():
+                report.cancelled = True
+                break
+            rel = path.relative_to(self.folder).as_posix()
+            if on_progress:
+                on_progress(i, len(files), IndexProgress(rel, chunks, time.monotonic() - start))
+            time.sleep(self.index_delay)
+            if "broken" in path.name:
+                fr = FileReport(rel, FileStatus.FAILED, "The file is damaged: no readable pages.")
+            elif path.suffix.lower() not in SUPPORTED:
+                fr = FileReport(rel, FileStatus.SKIPPED, "Not a supported document type.")
+            else:
+                fr = FileReport(rel, FileStatus.INDEXED, "", 3)
+                chunks += 3
+            report.files.append(fr)
+            with self._lock:
+                self._reports[rel] = fr
+        if on_progress:
+            on_progress(len(report.files), len(files),
+                        IndexProgress("", chunks, time.monotonic() - start, "done"))
+        report.seconds = time.monotonic() - start
+        return report
+
+    def files(self) -> list[FileReport]:
+        with self._lock:
+            return list(self._reports.values())
+
+    def search(self, question: str, k: int | None = None) -> list[Hit]:
+        return [Hit(i, s.file, s.page, s.start, s.end, s.text, s.score)
+                for i, s in enumerate(self._sources())][: k or 5]
+
+    # -- answers -------------------------------------------------------------------
+    def _sources(self) -> list[Source]:
+        out = []
+        for n, p in enumerate(self.passages, 1):
+            text = self.source_text(p.file, p.page)
+            start = text.index(p.phrase)
+            out.append(Source(n, n, p.file, p.page, start, start + len(p.phrase), p.phrase,
+                              0.9 - n / 10, title=Path(p.file).stem))
+        return out
+
+    def ask(self, question: str, history: Sequence[Turn] = (), decoding=None,
+            on_token: Callable[[str], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> Answer:
+        self.asked.append((question, tuple(history)))
+        if self.folder is None:
+            raise ValueError("No folder is open.")
+        if "weather" in question.lower():
+            return Answer(question, "Your documents do not say.", refused=True,
+                          note="Nothing in the documents was relevant enough to answer from.")
+        sources = self._sources()
+        script = self.script or (
+            "Travel is capped at 2,000 dollars per trip [1]. "
+            "Hotels are booked through the portal [2]. The <b>CEO</b> likes tea.")
+        t0 = time.monotonic()
+        written = ""
+        note = ""
+        for i in range(0, len(script), 3):
+            if should_stop and should_stop():
+                note = "Stopped."
+                break
+            piece = script[i:i + 3]
+            written += piece
+            if on_token:
+                on_token(piece)
+            time.sleep(self.token_delay)
+        gen_s = time.monotonic() - t0
+        stats = AnswerStats(generate_s=gen_s, completion_tokens=len(written) // 3,
+                            tokens_per_s=(len(written) / 3) / max(gen_s, 1e-6),
+                            stop_reason="stopped" if note else "stop")
+        return Answer(question, written, self._sentences(written, len(sources)), sources,
+                      stats, note=note)
+
+    @staticmethod
+    def _sentences(text: str, n_sources: int) -> list[AnswerSentence]:
+        """Split on '. ' and mark: cited sentences supported or weak, the rest unsupported."""
+        out = []
+        pos = 0
+        marks = [Support.SUPPORTED, Support.WEAK, Support.UNSUPPORTED]
+        reasons = ["", "Only some of its words appear in source 2.",
+                   "No source mentions this; the number or name is not in any passage."]
+        for i, part in enumerate(s for s in text.split(". ") if s):
+            start = text.index(part, pos)
+            end = start + len(part) + (1 if text[start + len(part):start + len(part) + 1] else 0)
+            pos = end
+            cites = tuple(Citation(n, "model") for n in range(1, n_sources + 1)
+                          if f"[{n}]" in part)
+            if i == 1 and n_sources:
+                cites += (Citation(1, "check"),)
+            mark = marks[min(i, 2)]
+            out.append(AnswerSentence(text[start:end], start, end, cites, mark, reasons[min(i, 2)]))
+        return out
+
+    # -- models ----------------------------------------------------------------------
+    def available_models(self) -> list[FakeModelInfo]:
+        return [FakeModelInfo("/models/qwen.gguf", "Qwen2.5 0.5B Instruct", "qwen2",
+                              494_000_000, "Q4_K_M", 32768, True, 491_400_064),
+                FakeModelInfo("/models/smol.gguf", "SmolLM2 135M Instruct")]
+
+    def load_model(self, spec: str | None = None, on_progress=None) -> FakeModelInfo:
+        spec = spec or self.settings.model.model
+        if spec not in ("default", "small") and not spec.startswith("/models/"):
+            path = Path(spec)
+            if not path.is_file() or path.read_bytes()[:4] != b"GGUF":
+                raise FakeModelError(f"{path.name} is not a GGUF model file (it does not start "
+                                     "with the GGUF signature).")
+        for i in range(5):
+            if on_progress:
+                on_progress(i + 1, 5, "loading")
+            time.sleep(0.01)
+        models = self.available_models()
+        self.model_info = models[1] if spec == "small" else models[0]
+        return self.model_info
+
+    # -- files -----------------------------------------------------------------------
+    def source_text(self, file: str, page: int | None) -> str:
+        path = self.absolute_path(file)
+        if path.suffix.lower() == ".pdf":
+            import pypdfium2
+
+            pdf = pypdfium2.PdfDocument(str(path))
+            try:
+                tp = pdf[(page or 1) - 1].get_textpage()
+                return tp.get_text_range()
+            finally:
+                pdf.close()
+        return path.read_text(encoding="utf-8")
+
+    def absolute_path(self, file: str) -> Path:
+        assert self.folder is not None
+        return self.folder / file
+
+    def close(self) -> None:
+        self.closed = True
