@@ -12,8 +12,9 @@ SMOKE_QUESTION = "What are these documents about?"
 SMOKE_TIMEOUT_MS = 20 * 60 * 1000
 
 
-def run(settings: Settings, folder: Path | None, *, engine: Any = None,
-        smoke_test: bool = False) -> int:
+def run(
+    settings: Settings, folder: Path | None, *, engine: Any = None, smoke_test: bool = False
+) -> int:
     """Open the window (on ``folder``, indexing it at once) and return the exit status.
 
     With ``smoke_test`` the window indexes the folder, asks one question, prints
@@ -68,16 +69,20 @@ def _wire_smoke_test(app: Any, window: Any, status: dict[str, int]) -> None:
         if isinstance(report, BaseException):
             fail(f"indexing: {report}")
             return
-        print(f"smoke test: indexed {len(report.files)} files "
-              f"({len(report.problems)} skipped or failed) in {report.seconds:.1f} s")
+        print(
+            f"smoke test: indexed {len(report.files)} files "
+            f"({len(report.problems)} skipped or failed) in {report.seconds:.1f} s"
+        )
         window.ask(SMOKE_QUESTION)
 
     def answered(answer: Any) -> None:
         if isinstance(answer, str):
             fail(f"asking: {answer}")
             return
-        print(f"smoke test: answered with {len(answer.sources)} sources, "
-              f"{answer.stats.tokens_per_s:.1f} tokens/s: {answer.text[:200]!r}")
+        print(
+            f"smoke test: answered with {len(answer.sources)} sources, "
+            f"{answer.stats.tokens_per_s:.1f} tokens/s: {answer.text[:200]!r}"
+        )
         window.close()
         app.quit()
 

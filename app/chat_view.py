@@ -109,9 +109,12 @@ class ChatView(QWidget):
         font.setPointSizeF(font.pointSizeF() * 1.5)
         title.setFont(font)
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        blurb = QLabel("Choose a folder of PDFs, Word files, notes or web pages. Quarry indexes it "
-                       "on this computer, and every answer cites the page and passage it came "
-                       "from. Nothing leaves your machine.", self.empty)
+        blurb = QLabel(
+            "Choose a folder of PDFs, Word files, notes or web pages. Quarry indexes it "
+            "on this computer, and every answer cites the page and passage it came "
+            "from. Nothing leaves your machine.",
+            self.empty,
+        )
         blurb.setWordWrap(True)
         blurb.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.choose_button = QPushButton("Choose a folder…", self.empty)
@@ -126,7 +129,7 @@ class ChatView(QWidget):
         empty_layout.addStretch(2)
 
         self.question = QPlainTextEdit(self)
-        self.question.setPlaceholderText("Ask a question about your documents  (Ctrl+Enter to send)")
+        self.question.setPlaceholderText("Ask a question about your documents (Ctrl+Enter to send)")
         self.question.setTabChangesFocus(True)
         self.question.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.question.setFixedHeight(self.question.fontMetrics().lineSpacing() * 3 + 16)
@@ -287,15 +290,22 @@ class ChatView(QWidget):
         fmt.setFontUnderline(not checked)
         if checked:
             fmt.setFontItalic(True)
-        fmt.setToolTip(f"Source {n}: {title}" + (
-            " (attributed by Quarry's support check; the model did not cite it)" if checked
-            else ""))
+        fmt.setToolTip(
+            f"Source {n}: {title}"
+            + (
+                " (attributed by Quarry's support check; the model did not cite it)"
+                if checked
+                else ""
+            )
+        )
         return fmt
 
-    def _write_citations(self, cursor: QTextCursor, answer: Answer, index: int,
-                         numbers: list[tuple[int, bool]]) -> None:
-        titles = {s.number: f"{s.file}" + (f", p. {s.page}" if s.page else "")
-                  for s in answer.sources}
+    def _write_citations(
+        self, cursor: QTextCursor, answer: Answer, index: int, numbers: list[tuple[int, bool]]
+    ) -> None:
+        titles = {
+            s.number: f"{s.file}" + (f", p. {s.page}" if s.page else "") for s in answer.sources
+        }
         for n, checked in numbers:
             if n in titles:
                 cursor.insertText(f"[{n}]", self._cite_format(index, n, checked, titles[n]))
@@ -313,9 +323,9 @@ class ChatView(QWidget):
         pos = 0
         for s in answer.sentences:
             if s.start > pos:
-                cursor.insertText(text[pos:s.start], QTextCharFormat())
-            body = _MARKER.sub("", text[s.start:s.end]).rstrip()
-            trail = text[s.start:s.end][len(text[s.start:s.end].rstrip()):]
+                cursor.insertText(text[pos : s.start], QTextCharFormat())
+            body = _MARKER.sub("", text[s.start : s.end]).rstrip()
+            trail = text[s.start : s.end][len(text[s.start : s.end].rstrip()) :]
             fmt = QTextCharFormat()
             if s.support is not Support.SUPPORTED:
                 fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
@@ -342,11 +352,12 @@ class ChatView(QWidget):
         if pos < len(text):
             self._write_plain_with_links(cursor, text[pos:], answer, index)
 
-    def _write_plain_with_links(self, cursor: QTextCursor, text: str, answer: Answer,
-                                index: int) -> None:
+    def _write_plain_with_links(
+        self, cursor: QTextCursor, text: str, answer: Answer, index: int
+    ) -> None:
         pos = 0
         for m in _MARKER.finditer(text):
-            cursor.insertText(text[pos:m.start()], QTextCharFormat())
+            cursor.insertText(text[pos : m.start()], QTextCharFormat())
             self._write_citations(cursor, answer, index, [(int(m.group(1)), False)])
             pos = m.end()
         cursor.insertText(text[pos:], QTextCharFormat())
@@ -357,8 +368,9 @@ class ChatView(QWidget):
             parts.append(answer.note)
         marked = sum(1 for s in answer.sentences if s.support is not Support.SUPPORTED)
         if marked:
-            parts.append(f"{marked} sentence{'s' if marked > 1 else ''} underlined: "
-                         "hover to see why")
+            parts.append(
+                f"{marked} sentence{'s' if marked > 1 else ''} underlined: hover to see why"
+            )
         if answer.sources:
             parts.append(f"{len(answer.sources)} source{'s' if len(answer.sources) > 1 else ''}")
         if answer.stats.tokens_per_s:

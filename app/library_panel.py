@@ -153,17 +153,25 @@ class LibraryPanel(QWidget):
         self.tree.setSortingEnabled(False)
         self.tree.clear()
         for f in files:
-            item = QTreeWidgetItem([f.file, STATUS_WORDS.get(f.status, str(f.status)),
-                                    str(f.chunks) if f.chunks else ""])
+            item = QTreeWidgetItem(
+                [
+                    f.file,
+                    STATUS_WORDS.get(f.status, str(f.status)),
+                    str(f.chunks) if f.chunks else "",
+                ]
+            )
             item.setData(2, Qt.ItemDataRole.DisplayRole, f.chunks)
             tip = f"{f.file}: {f.reason}" if f.reason else f.file
             for col in range(3):
                 item.setToolTip(col, tip)
             if f.status is FileStatus.FAILED:
-                item.setIcon(1, self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning))
+                item.setIcon(
+                    1, self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+                )
             elif f.status is FileStatus.SKIPPED:
-                item.setIcon(1, self.style().standardIcon(
-                    QStyle.StandardPixmap.SP_MessageBoxInformation))
+                item.setIcon(
+                    1, self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxInformation)
+                )
             self.tree.addTopLevelItem(item)
         self.tree.setSortingEnabled(True)
         self.tree.sortItems(0, Qt.SortOrder.AscendingOrder)

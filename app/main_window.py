@@ -70,8 +70,11 @@ def conversation_markdown(folder: Path | None, exchanges: list[tuple[str, Answer
             lines += ["**Sources**", ""]
             for s in answer.sources:
                 quote = " ".join(s.text.split())
-                lines.append(f"{s.number}. {s.file}" + (f", page {s.page}" if s.page else "")
-                             + f" — “{quote}”")
+                lines.append(
+                    f"{s.number}. {s.file}"
+                    + (f", page {s.page}" if s.page else "")
+                    + f" — “{quote}”"
+                )
             lines.append("")
     return "\n".join(lines)
 
@@ -81,7 +84,8 @@ def answer_plain_text(answer: Answer) -> str:
     if answer.sources:
         text += "\n\nSources:\n" + "\n".join(
             f"[{s.number}] {s.file}" + (f", page {s.page}" if s.page else "")
-            for s in answer.sources)
+            for s in answer.sources
+        )
     return text
 
 
@@ -108,14 +112,23 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.chat)
         self.library = LibraryPanel(self)
         self.sources = SourcesPanel(self)
-        self.model_panel = ModelPanel(settings.decoding, settings.ui.preset, settings.model.model,
-                                      settings.model.gpu_layers, paths.models_dir(), self)
-        self.library_dock = self._dock("Library", self.library, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.model_panel = ModelPanel(
+            settings.decoding,
+            settings.ui.preset,
+            settings.model.model,
+            settings.model.gpu_layers,
+            paths.models_dir(),
+            self,
+        )
+        self.library_dock = self._dock(
+            "Library", self.library, Qt.DockWidgetArea.LeftDockWidgetArea
+        )
         self.right_tabs = QTabWidget(self)
         self.right_tabs.addTab(self.sources, "Sources")
         self.right_tabs.addTab(self.model_panel, "Model && decoding")
-        self.right_dock = self._dock("Sources and model", self.right_tabs,
-                                     Qt.DockWidgetArea.RightDockWidgetArea)
+        self.right_dock = self._dock(
+            "Sources and model", self.right_tabs, Qt.DockWidgetArea.RightDockWidgetArea
+        )
 
         self.model_label = QLabel("Model: not loaded yet", self)
         self.device_label = QLabel("", self)
@@ -155,8 +168,10 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(title.replace(" ", "_"))
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
         self.addDockWidget(area, dock)
         return dock
 
@@ -179,12 +194,14 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(f"Could not save settings: {exc}", 8000)
 
     def _on_decoding(self, params, preset: str) -> None:
-        self._set_settings(replace(self.settings, decoding=params,
-                                   ui=replace(self.settings.ui, preset=preset)))
+        self._set_settings(
+            replace(self.settings, decoding=params, ui=replace(self.settings.ui, preset=preset))
+        )
 
     def _on_gpu_layers(self, layers: int) -> None:
-        self._set_settings(replace(self.settings, model=replace(self.settings.model,
-                                                                gpu_layers=layers)))
+        self._set_settings(
+            replace(self.settings, model=replace(self.settings.model, gpu_layers=layers))
+        )
 
     # -- folder and index ------------------------------------------------------------
     def choose_folder(self) -> None:
@@ -200,8 +217,9 @@ class MainWindow(QMainWindow):
         self.library.set_files([])
         self.chat.set_empty(False)
         self.setWindowTitle(f"Quarry — {self.folder.name}")
-        self._set_settings(replace(self.settings, ui=replace(self.settings.ui,
-                                                             folder=str(self.folder))))
+        self._set_settings(
+            replace(self.settings, ui=replace(self.settings.ui, folder=str(self.folder)))
+        )
         if index:
             self.start_index()
 
@@ -213,15 +231,18 @@ class MainWindow(QMainWindow):
         def work(job: Job):
             if engine.folder is None or Path(engine.folder).resolve() != folder:
                 engine.open_folder(folder)
-            report = engine.index(folder, on_progress=job.on_progress,
-                                  should_stop=job.should_stop)
+            report = engine.index(folder, on_progress=job.on_progress, should_stop=job.should_stop)
             return report, engine.files()
 
         self.library.set_indexing(True)
         self.statusBar().showMessage("Indexing… you can already ask about what is indexed.")
         self._index_job = self.workers.start(
-            "index", work, progress=self.library.show_progress, done=self._index_done,
-            failed=self._index_failed)
+            "index",
+            work,
+            progress=self.library.show_progress,
+            done=self._index_done,
+            failed=self._index_failed,
+        )
 
     def _index_done(self, result: tuple[IndexReport, list]) -> None:
         report, files = result
@@ -252,10 +273,15 @@ class MainWindow(QMainWindow):
         self.chat.set_busy(True)
         self._question = question
         self._ask_job = self.workers.start(
-            "ask", lambda job: engine.ask(question, history, decoding, on_token=job.on_token,
-                                          should_stop=job.should_stop),
-            token=self.chat.append_token, done=self._answer_done, failed=self._answer_failed,
-            finished=lambda: self.chat.set_busy(False))
+            "ask",
+            lambda job: engine.ask(
+                question, history, decoding, on_token=job.on_token, should_stop=job.should_stop
+            ),
+            token=self.chat.append_token,
+            done=self._answer_done,
+            failed=self._answer_failed,
+            finished=lambda: self.chat.set_busy(False),
+        )
 
     def stop_answer(self) -> None:
         if self.workers.busy("ask"):
@@ -294,8 +320,7 @@ class MainWindow(QMainWindow):
         self.sources.viewer.note.setText("Opening…")
 
         def work(_job: Job):
-            return engine.absolute_path(source.file), engine.source_text(source.file,
-                                                                          source.page)
+            return engine.absolute_path(source.file), engine.source_text(source.file, source.page)
 
         def done(result) -> None:
             path, text = result
@@ -313,9 +338,12 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Answer copied.", 3000)
 
     def export_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export the conversation",
-                                              str(Path.home() / "quarry-conversation.md"),
-                                              "Markdown (*.md)")
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Export the conversation",
+            str(Path.home() / "quarry-conversation.md"),
+            "Markdown (*.md)",
+        )
         if path:
             self.export_markdown(Path(path))
 
@@ -337,15 +365,20 @@ class MainWindow(QMainWindow):
             self.model_panel.set_device(device)
             self.device_label.setText(device)
 
-        self.workers.start("models", lambda _job: (engine.available_models(), engine.device),
-                           done=done, failed=lambda exc: self.model_panel.set_device(str(exc)))
+        self.workers.start(
+            "models",
+            lambda _job: (engine.available_models(), engine.device),
+            done=done,
+            failed=lambda exc: self.model_panel.set_device(str(exc)),
+        )
 
     def load_model(self, spec: str) -> None:
         if self.workers.busy("model"):
             return
         if self.workers.busy("ask"):
-            self.statusBar().showMessage("Wait for the answer to finish, or stop it, before "
-                                         "changing the model.", 6000)
+            self.statusBar().showMessage(
+                "Wait for the answer to finish, or stop it, before changing the model.", 6000
+            )
             return
         settings = replace(self.settings, model=replace(self.settings.model, model=spec))
         engine = self.engine
@@ -385,8 +418,9 @@ class MainWindow(QMainWindow):
 
     # -- lifetime ------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        ui = replace(self.settings.ui, geometry=_encode(self.saveGeometry()),
-                     state=_encode(self.saveState()))
+        ui = replace(
+            self.settings.ui, geometry=_encode(self.saveGeometry()), state=_encode(self.saveState())
+        )
         self._set_settings(replace(self.settings, ui=ui))
         self.workers.shutdown(10_000)
         super().closeEvent(event)

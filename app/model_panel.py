@@ -75,8 +75,10 @@ class _Control:
             self.changed = w.toggled
         elif tp is int:
             w = QSpinBox(parent)
-            w.setRange(int(spec.min if spec.min is not None else -_INT_MAX),
-                       int(min(spec.max if spec.max is not None else _INT_MAX, _INT_MAX)))
+            w.setRange(
+                int(spec.min if spec.min is not None else -_INT_MAX),
+                int(min(spec.max if spec.max is not None else _INT_MAX, _INT_MAX)),
+            )
             self.changed = w.valueChanged
         elif tp is float:
             w = QDoubleSpinBox(parent)
@@ -144,8 +146,10 @@ class DecodingForm(QWidget):
         for name in PRESETS:
             self.preset.addItem(name.capitalize(), name)
         self.preset.addItem("Custom", CUSTOM)
-        self.preset.setToolTip("Named sets of decoding values; 'Precise' stays closest to the "
-                               "sources and suits document questions.")
+        self.preset.setToolTip(
+            "Named sets of decoding values; 'Precise' stays closest to the "
+            "sources and suits document questions."
+        )
         self.preset.currentIndexChanged.connect(self._on_preset)
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -171,8 +175,11 @@ class DecodingForm(QWidget):
         for name, control in self.controls.items():
             control.set(getattr(params, name))
         self.preset.blockSignals(True)
-        self.preset.setCurrentIndex(max(self.preset.findData(preset), 0)
-                                    if preset in PRESETS else self.preset.findData(CUSTOM))
+        self.preset.setCurrentIndex(
+            max(self.preset.findData(preset), 0)
+            if preset in PRESETS
+            else self.preset.findData(CUSTOM)
+        )
         self.preset.blockSignals(False)
 
     def _on_preset(self) -> None:
@@ -201,20 +208,30 @@ class ModelPanel(QWidget):
     load_requested = Signal(str)  # a model spec: "default", "small" or a GGUF path
     gpu_layers_changed = Signal(int)
 
-    def __init__(self, params: DecodingParams, preset: str, model: str, gpu_layers: int,
-                 models_dir: Path, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        params: DecodingParams,
+        preset: str,
+        model: str,
+        gpu_layers: int,
+        models_dir: Path,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.models_dir = models_dir
         self.picker = QComboBox(self)
-        self.picker.setToolTip("The bundled models, the GGUF files in the models folder, and "
-                               "any file chosen with Browse…")
+        self.picker.setToolTip(
+            "The bundled models, the GGUF files in the models folder, and "
+            "any file chosen with Browse…"
+        )
         self.picker.currentIndexChanged.connect(self._on_pick)
         self.details = QLabel("", self)
         self.details.setWordWrap(True)
         self.details.setTextFormat(Qt.TextFormat.PlainText)
         self.load_button = QPushButton("Load", self)
         self.load_button.clicked.connect(
-            lambda: self.load_requested.emit(self.picker.currentData() or model))
+            lambda: self.load_requested.emit(self.picker.currentData() or model)
+        )
         self.browse_button = QPushButton("Browse…", self)
         self.browse_button.setToolTip("Load a GGUF model file from anywhere on this computer")
         self.browse_button.clicked.connect(self.browse)
@@ -224,8 +241,10 @@ class ModelPanel(QWidget):
         self.gpu_layers.setRange(-1, 1000)
         self.gpu_layers.setValue(gpu_layers)
         self.gpu_layers.setSpecialValueText("all (when a GPU is available)")
-        self.gpu_layers.setToolTip("Layers offloaded to the GPU: -1 all when a GPU is "
-                                   "available, 0 CPU only. Applies when the model is loaded.")
+        self.gpu_layers.setToolTip(
+            "Layers offloaded to the GPU: -1 all when a GPU is "
+            "available, 0 CPU only. Applies when the model is loaded."
+        )
         self.gpu_layers.valueChanged.connect(self.gpu_layers_changed)
         self.device = QLabel("Detecting…", self)
         self.device.setTextFormat(Qt.TextFormat.PlainText)
@@ -234,7 +253,9 @@ class ModelPanel(QWidget):
             "The bundled models are small (0.5 billion and 135 million parameters): they are "
             "quick but miss or misread facts. For better answers, put a larger instruction-"
             f"tuned GGUF file (for example a 3B–8B model at Q4_K_M) in {models_dir} and it "
-            "appears in this list, or choose one with Browse….", self)
+            "appears in this list, or choose one with Browse….",
+            self,
+        )
         self.note.setWordWrap(True)
         self.note.setTextFormat(Qt.TextFormat.PlainText)
         self.note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
@@ -280,8 +301,9 @@ class ModelPanel(QWidget):
         self.picker.clear()
         for info in models:
             self.picker.addItem(describe_model(info), str(info.path))
-            self.picker.setItemData(self.picker.count() - 1, str(info.path),
-                                    Qt.ItemDataRole.ToolTipRole)
+            self.picker.setItemData(
+                self.picker.count() - 1, str(info.path), Qt.ItemDataRole.ToolTipRole
+            )
         specs = {"default": 0, "small": 1}
         at = self.picker.findData(current)
         if at < 0 and current in specs and specs[current] < self.picker.count():
@@ -301,15 +323,20 @@ class ModelPanel(QWidget):
             return
         arch = getattr(info, "architecture", "")
         params = getattr(info, "parameters", 0)
-        extra = [f"{arch} architecture" if arch else "",
-                 f"{params / 1e9:.2f} billion parameters" if params else "",
-                 "" if getattr(info, "has_chat_template", True) else "no chat template"]
+        extra = [
+            f"{arch} architecture" if arch else "",
+            f"{params / 1e9:.2f} billion parameters" if params else "",
+            "" if getattr(info, "has_chat_template", True) else "no chat template",
+        ]
         self.details.setText(describe_model(info) + "\n" + ", ".join(e for e in extra if e))
 
     def browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a GGUF model file",
-                                              str(self.models_dir), "GGUF models (*.gguf);;"
-                                              "All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Choose a GGUF model file",
+            str(self.models_dir),
+            "GGUF models (*.gguf);;All files (*)",
+        )
         if path:
             self.load_requested.emit(path)
 

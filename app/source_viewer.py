@@ -75,8 +75,10 @@ class PdfPage(QLabel):
         box = QRectF()
         for r in rects:
             px = QRectF(r.x() * scale, r.y() * scale, r.width() * scale, r.height() * scale)
-            painter.fillRect(QRectF(px.x() * ratio, px.y() * ratio, px.width() * ratio,
-                                    px.height() * ratio), colour)
+            painter.fillRect(
+                QRectF(px.x() * ratio, px.y() * ratio, px.width() * ratio, px.height() * ratio),
+                colour,
+            )
             box = box.united(px)
         painter.end()
         pixmap = QPixmap.fromImage(image)
@@ -154,8 +156,9 @@ class SourceViewer(QWidget):
         self._set_pdf_controls(False)
         self.stack.setCurrentWidget(self.text)
 
-    def show_passage(self, path: Path, page: int | None, text: str, start: int, end: int,
-                     heading: str) -> None:
+    def show_passage(
+        self, path: Path, page: int | None, text: str, start: int, end: int, heading: str
+    ) -> None:
         """Open ``path`` at ``page`` (1-based) with text[start:end] marked."""
         self.path = Path(path)
         self.title.setText(heading)
@@ -182,9 +185,10 @@ class SourceViewer(QWidget):
             selection = self.pdf.getSelectionAtIndex(index, where[0], where[1] - where[0])
             for poly in selection.bounds():
                 self.passage_rects.append(poly.boundingRect())
-        self.note.setText(f"Page {page} of {self.pdf.pageCount()}" + (
-            "" if self.passage_rects else
-            " (the passage could not be marked on this page)"))
+        self.note.setText(
+            f"Page {page} of {self.pdf.pageCount()}"
+            + ("" if self.passage_rects else " (the passage could not be marked on this page)")
+        )
         self.stack.setCurrentWidget(self.page_scroll)
         self._set_pdf_controls(True)
         self.go_to_page(index)
@@ -204,8 +208,12 @@ class SourceViewer(QWidget):
             return
         if rects:
             c = self.highlight_box.center()
-            self.page_scroll.ensureVisible(int(c.x()), int(self.highlight_box.top()), 10,
-                                           self.page_scroll.viewport().height() // 3)
+            self.page_scroll.ensureVisible(
+                int(c.x()),
+                int(self.highlight_box.top()),
+                10,
+                self.page_scroll.viewport().height() // 3,
+            )
         else:
             self.page_scroll.verticalScrollBar().setValue(0)
 
@@ -242,7 +250,7 @@ class SourceViewer(QWidget):
     def highlighted_text(self) -> str:
         if self.selection is None:
             return ""
-        return self.text.toPlainText()[self.selection[0]:self.selection[1]]
+        return self.text.toPlainText()[self.selection[0] : self.selection[1]]
 
     def open_externally(self) -> None:
         if self.path is not None:

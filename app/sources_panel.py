@@ -58,8 +58,11 @@ class SourcesPanel(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, s.number)
             self.list.addItem(item)
         self.list.blockSignals(False)
-        self.caption.setText(f"Sources of answer {index + 1}: “{answer.question[:80]}”"
-                             if answer.sources else "This answer has no sources.")
+        self.caption.setText(
+            f"Sources of answer {index + 1}: “{answer.question[:80]}”"
+            if answer.sources
+            else "This answer has no sources."
+        )
 
     def select(self, number: int) -> None:
         """Choose source ``number``; emits source_chosen even when it is already current."""
@@ -80,5 +83,6 @@ class SourcesPanel(QWidget):
                 self.source_chosen.emit(s)
 
     def show_passage(self, source: Source, path: Path, text: str) -> None:
-        self.viewer.show_passage(path, source.page, text, source.start, source.end,
-                                 source_heading(source))
+        self.viewer.show_passage(
+            path, source.page, text, source.start, source.end, source_heading(source)
+        )

@@ -79,12 +79,17 @@ class Workers(QObject):
         self._pool.setMaxThreadCount(max_threads)
         self._jobs: set[Job] = set()
 
-    def start(self, name: str, fn: Callable[[Job], Any], *,
-              done: Callable[[Any], None] | None = None,
-              failed: Callable[[BaseException], None] | None = None,
-              progress: Callable[..., None] | None = None,
-              token: Callable[[str], None] | None = None,
-              finished: Callable[[], None] | None = None) -> Job:
+    def start(
+        self,
+        name: str,
+        fn: Callable[[Job], Any],
+        *,
+        done: Callable[[Any], None] | None = None,
+        failed: Callable[[BaseException], None] | None = None,
+        progress: Callable[..., None] | None = None,
+        token: Callable[[str], None] | None = None,
+        finished: Callable[[], None] | None = None,
+    ) -> Job:
         """Run ``fn(job)`` in the background; the handlers run on the GUI thread."""
         job = Job(name, fn, self)
         if done:

@@ -63,9 +63,15 @@ class Passage:
 
 
 class FakeEngine:
-    def __init__(self, settings: Settings | None = None, *, index_delay: float = 0.05,
-                 token_delay: float = 0.01, answer: str | None = None,
-                 passages: Sequence[Passage] = ()) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        index_delay: float = 0.05,
+        token_delay: float = 0.01,
+        answer: str | None = None,
+        passages: Sequence[Passage] = (),
+    ) -> None:
         self.settings = settings or Settings()
         self.folder: Path | None = None
         self.index_delay = index_delay
@@ -88,9 +94,12 @@ class FakeEngine:
             raise ValueError(f"The folder {folder} does not exist.")
         self.folder = folder.resolve()
 
-    def index(self, folder: Path | None = None,
-              on_progress: Callable[[int, int, IndexProgress], None] | None = None,
-              should_stop: Callable[[], bool] | None = None) -> IndexReport:
+    def index(
+        self,
+        folder: Path | None = None,
+        on_progress: Callable[[int, int, IndexProgress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> IndexReport:
         if folder is not None:
             self.open_folder(folder)
         assert self.folder is not None
@@ -117,8 +126,11 @@ class FakeEngine:
             with self._lock:
                 self._reports[rel] = fr
         if on_progress:
-            on_progress(len(report.files), len(files),
-                        IndexProgress("", chunks, time.monotonic() - start, "done"))
+            on_progress(
+                len(report.files),
+                len(files),
+                IndexProgress("", chunks, time.monotonic() - start, "done"),
+            )
         report.seconds = time.monotonic() - start
         return report
 
@@ -127,8 +139,10 @@ class FakeEngine:
             return list(self._reports.values())
 
     def search(self, question: str, k: int | None = None) -> list[Hit]:
-        return [Hit(i, s.file, s.page, s.start, s.end, s.text, s.score)
-                for i, s in enumerate(self._sources())][: k or 5]
+        return [
+            Hit(i, s.file, s.page, s.start, s.end, s.text, s.score)
+            for i, s in enumerate(self._sources())
+        ][: k or 5]
 
     # -- answers -------------------------------------------------------------------
     def _sources(self) -> list[Source]:
@@ -136,23 +150,44 @@ class FakeEngine:
         for n, p in enumerate(self.passages, 1):
             text = self.source_text(p.file, p.page)
             start = text.index(p.phrase)
-            out.append(Source(n, n, p.file, p.page, start, start + len(p.phrase), p.phrase,
-                              0.9 - n / 10, title=Path(p.file).stem))
+            out.append(
+                Source(
+                    n,
+                    n,
+                    p.file,
+                    p.page,
+                    start,
+                    start + len(p.phrase),
+                    p.phrase,
+                    0.9 - n / 10,
+                    title=Path(p.file).stem,
+                )
+            )
         return out
 
-    def ask(self, question: str, history: Sequence[Turn] = (), decoding=None,
-            on_token: Callable[[str], None] | None = None,
-            should_stop: Callable[[], bool] | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        decoding=None,
+        on_token: Callable[[str], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Answer:
         self.asked.append((question, tuple(history)))
         if self.folder is None:
             raise ValueError("No folder is open.")
         if "weather" in question.lower():
-            return Answer(question, "Your documents do not say.", refused=True,
-                          note="Nothing in the documents was relevant enough to answer from.")
+            return Answer(
+                question,
+                "Your documents do not say.",
+                refused=True,
+                note="Nothing in the documents was relevant enough to answer from.",
+            )
         sources = self._sources()
         script = self.script or (
             "Travel is capped at 2,000 dollars per trip [1]. "
-            "Hotels are booked through the portal [2]. The <b>CEO</b> likes tea.")
+            "Hotels are booked through the portal [2]. The <b>CEO</b> likes tea."
+        )
         t0 = time.monotonic()
         written = ""
         note = ""
@@ -160,17 +195,21 @@ class FakeEngine:
             if should_stop and should_stop():
                 note = "Stopped."
                 break
-            piece = script[i:i + 3]
+            piece = script[i : i + 3]
             written += piece
             if on_token:
                 on_token(piece)
             time.sleep(self.token_delay)
         gen_s = time.monotonic() - t0
-        stats = AnswerStats(generate_s=gen_s, completion_tokens=len(written) // 3,
-                            tokens_per_s=(len(written) / 3) / max(gen_s, 1e-6),
-                            stop_reason="stopped" if note else "stop")
-        return Answer(question, written, self._sentences(written, len(sources)), sources,
-                      stats, note=note)
+        stats = AnswerStats(
+            generate_s=gen_s,
+            completion_tokens=len(written) // 3,
+            tokens_per_s=(len(written) / 3) / max(gen_s, 1e-6),
+            stop_reason="stopped" if note else "stop",
+        )
+        return Answer(
+            question, written, self._sentences(written, len(sources)), sources, stats, note=note
+        )
 
     @staticmethod
     def _sentences(text: str, n_sources: int) -> list[AnswerSentence]:
@@ -178,14 +217,16 @@ class FakeEngine:
         out = []
         pos = 0
         marks = [Support.SUPPORTED, Support.WEAK, Support.UNSUPPORTED]
-        reasons = ["", "Only some of its words appear in source 2.",
-                   "No source mentions this; the number or name is not in any passage."]
+        reasons = [
+            "",
+            "Only some of its words appear in source 2.",
+            "No source mentions this; the number or name is not in any passage.",
+        ]
         for i, part in enumerate(s for s in text.split(". ") if s):
             start = text.index(part, pos)
-            end = start + len(part) + (1 if text[start + len(part):start + len(part) + 1] else 0)
+            end = start + len(part) + (1 if text[start + len(part) : start + len(part) + 1] else 0)
             pos = end
-            cites = tuple(Citation(n, "model") for n in range(1, n_sources + 1)
-                          if f"[{n}]" in part)
+            cites = tuple(Citation(n, "model") for n in range(1, n_sources + 1) if f"[{n}]" in part)
             if i == 1 and n_sources:
                 cites += (Citation(1, "check"),)
             mark = marks[min(i, 2)]
@@ -194,17 +235,29 @@ class FakeEngine:
 
     # -- models ----------------------------------------------------------------------
     def available_models(self) -> list[FakeModelInfo]:
-        return [FakeModelInfo("/models/qwen.gguf", "Qwen2.5 0.5B Instruct", "qwen2",
-                              494_000_000, "Q4_K_M", 32768, True, 491_400_064),
-                FakeModelInfo("/models/smol.gguf", "SmolLM2 135M Instruct")]
+        return [
+            FakeModelInfo(
+                "/models/qwen.gguf",
+                "Qwen2.5 0.5B Instruct",
+                "qwen2",
+                494_000_000,
+                "Q4_K_M",
+                32768,
+                True,
+                491_400_064,
+            ),
+            FakeModelInfo("/models/smol.gguf", "SmolLM2 135M Instruct"),
+        ]
 
     def load_model(self, spec: str | None = None, on_progress=None) -> FakeModelInfo:
         spec = spec or self.settings.model.model
         if spec not in ("default", "small") and not spec.startswith("/models/"):
             path = Path(spec)
             if not path.is_file() or path.read_bytes()[:4] != b"GGUF":
-                raise FakeModelError(f"{path.name} is not a GGUF model file (it does not start "
-                                     "with the GGUF signature).")
+                raise FakeModelError(
+                    f"{path.name} is not a GGUF model file (it does not start "
+                    "with the GGUF signature)."
+                )
         for i in range(5):
             if on_progress:
                 on_progress(i + 1, 5, "loading")
