@@ -27,9 +27,9 @@ from rag.types import Page
 SECTION_CHARS = 1_000_000  # plain text is streamed in sections of about this many characters
 _READ_CHARS = 1 << 18
 _SNIFF_BYTES = 64 * 1024
-# A PDF none of whose pages holds more than this many visible characters is
-# treated as a scan: a page stamp ("Page 3 of 40") is not a text layer.
-_MIN_PAGE_CHARS = 40
+# A PDF none of whose pages holds this many visible characters is treated as a
+# scan: a stamp ("Page 3 of 40") is not a text layer, a one-line memo is.
+_MIN_PAGE_CHARS = 16
 _TITLE_MAX = 160
 
 
@@ -164,6 +164,7 @@ def _meaningful_title(title: str) -> bool:
 
 
 def _load_pdf(path: Path, executor: Executor | None) -> LoadedDocument:
+    _check_size(path)
     pdf = _open_pdf(path)
     try:
         count = len(pdf)
@@ -217,7 +218,7 @@ def _pdf_pages(texts: Iterable[str]) -> Iterator[Page]:
     longest = 0
     try:
         for number, text in enumerate(texts, start=1):
-            visible = len(text) - text.count(" ") - text.count("\n")
+            visible = len(text) - sum(map(str.isspace, text))
             longest = max(longest, visible)
             if text.strip():
                 yield Page(text=text, number=number)
@@ -449,23 +450,35 @@ _GB_FAMILY = frozenset({"gb2312", "gbk", "gb18030", "hz", "cp936"})
 _CONTROL = bytes(b for b in range(32) if b not in (8, 9, 10, 12, 13, 27))
 
 
-def detect_encoding(sample: bytes) -> str:
+_LONE_HIGH_BYTES = re.compile(rb"(?:[\x00-\x7f]|[\x80-\xff](?![\x80-\xff]))*")
+
+
+def detect_encoding(sample: bytes, complete: bool = False) -> str:
     """The encoding of a text file from its first bytes; LoadError when it is not text.
 
     UTF-8 (with or without BOM) and UTF-16/32 with a BOM are certain; anything
-    else is tried as strict UTF-8, then judged by charset-normalizer, with the
-    GB family widened to GB18030 (a superset of GB2312 and GBK).
+    else is tried as strict UTF-8, then as strict GB2312 (whose two high bytes
+    per character Western legacy text almost never forms; charset-normalizer
+    mistakes short Chinese texts for Korean), then as Western single-byte text
+    when no two non-ASCII bytes stand together, then judged by charset-normalizer.
+    The GB family is widened to GB18030, a superset of GB2312 and GBK.
+    ``complete`` says the sample is the whole file, so it cannot end mid-character.
     """
     for bom, name in _BOMS:
         if sample.startswith(bom):
             return name
     if b"\x00" in sample or sum(sample.count(c) for c in _CONTROL) > len(sample) // 100:
         raise LoadError("binary data, not text")
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
+    for encoding in ("utf-8", "gb2312"):
+        try:
+            codecs.getincrementaldecoder(encoding)().decode(sample, final=complete)
+            return "utf-8" if encoding == "utf-8" else "gb18030"
+        except UnicodeDecodeError:
+            pass
+    if _LONE_HIGH_BYTES.fullmatch(sample):
+        # Accented letters standing alone among ASCII: Western single-byte text, which
+        # charset-normalizer misjudges in short files.
+        return "cp1252"
     from charset_normalizer import from_bytes
 
     best = from_bytes(sample).best()
@@ -500,7 +513,7 @@ def _load_text(path: Path, markdown: bool) -> LoadedDocument:
     _check_size(path)
     with open(path, "rb") as f:
         sample = f.read(_SNIFF_BYTES)
-    encoding = detect_encoding(sample)
+    encoding = detect_encoding(sample, complete=len(sample) < _SNIFF_BYTES)
     # Decode the sample once more for the title, without the BOM and without a cut character.
     head = codecs.getincrementaldecoder(encoding)(errors="replace").decode(sample, final=False)
     head = head.lstrip("\ufeff")
