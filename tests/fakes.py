@@ -8,6 +8,7 @@ with a real model. Every call's messages are recorded for prompt tests.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from pathlib import Path
@@ -32,17 +33,20 @@ class FakeLLM:
     ``enqueue("text")`` splits the reply into word tokens (a space belongs to the
     word after it); ``enqueue(["tok", "ens"])`` gives the tokens exactly. With
     nothing queued, ``default_reply`` is used, or the call fails loudly when it is
-    None. ``token_delay_s`` slows streaming down for cancellation tests.
+    None. ``token_delay_s`` slows streaming down for cancellation tests; ``ttft_s``
+    fixes the reported time to first token for tests that check timings shown.
     """
 
     def __init__(self, n_ctx: int = 4096, *, default_reply: str | None = None,
-                 token_delay_s: float = 0.0, device: str = "CPU (fake)") -> None:
+                 token_delay_s: float = 0.0, ttft_s: float | None = None,
+                 device: str = "CPU (fake)") -> None:
         self.info = fake_info()
         self.device = device
         self.n_ctx = n_ctx
         self.note = ""
         self.default_reply = default_reply
         self.token_delay_s = token_delay_s
+        self.ttft_s = ttft_s
         self.replies: list[list[str]] = []
         self.calls: list[list[Message]] = []
         self.params: list[DecodingParams] = []
@@ -93,7 +97,10 @@ class FakeLLM:
             if stop is not None:
                 reason = stop
                 break
-        return state.finish(reason, prompt_tokens)
+        g = state.finish(reason, prompt_tokens)
+        if self.ttft_s is not None:
+            g = dataclasses.replace(g, ttft_s=self.ttft_s, total_s=g.total_s + self.ttft_s)
+        return g
 
     def close(self) -> None:
         self.closed = True

@@ -406,3 +406,8 @@ def test_generation_is_a_plain_record():
     g = FakeLLM(default_reply="ok").generate(ASK, DecodingParams())
     assert dataclasses.asdict(g)["stop_reason"] is StopReason.FINISHED
     assert g.ttft_s >= 0 and g.total_s >= g.ttft_s
+
+
+def test_fake_can_fix_the_reported_time_to_first_token():
+    g = FakeLLM(default_reply="ok", ttft_s=0.5).generate(ASK, DecodingParams())
+    assert g.ttft_s == 0.5 and g.total_s >= 0.5
