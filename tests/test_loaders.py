@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import tracemalloc
 from concurrent.futures import ProcessPoolExecutor
@@ -40,7 +41,8 @@ def test_pdf_pages_extracted_in_worker_processes_match(tmp_path):
     texts = [f"Page {i} of the long report.\nIt says {i * 7} units were shipped."
              for i in range(1, 41)]
     path = make_pdf(tmp_path / "long.pdf", texts)
-    with ProcessPoolExecutor(2) as executor:
+    # spawn, as an app holding torch threads should use: fork after OpenMP starts is unsafe
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as executor:
         doc = load(path, executor)
         pooled = list(doc.pages)
     alone = list(load(path).pages)
