@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.signals import emit
 from rag.types import Answer, Support
 
 CITE_SCHEME = "quarry"
@@ -184,12 +185,12 @@ class ChatView(QWidget):
         text = self.question.toPlainText().strip()
         if text and self.send_button.isEnabled():
             self.question.clear()
-            self.ask_requested.emit(text)
+            emit(self.ask_requested, text)
 
     def _on_anchor(self, url: QUrl) -> None:
         cite = parse_cite(url)
         if cite:
-            self.citation_clicked.emit(*cite)
+            emit(self.citation_clicked, *cite)
 
     # -- writing -----------------------------------------------------------------------
     def _end(self) -> QTextCursor:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.signals import emit
 from rag.types import FileReport, FileStatus, IndexProgress, IndexReport
 
 STATUS_WORDS = {
@@ -102,7 +103,7 @@ class LibraryPanel(QWidget):
         self.indexing = False
 
     def _on_reindex(self) -> None:
-        (self.stop_requested if self.indexing else self.reindex_requested).emit()
+        emit(self.stop_requested if self.indexing else self.reindex_requested)
 
     def set_folder(self, folder: Path | None) -> None:
         self.folder_label.setText(str(folder) if folder else "No folder chosen")

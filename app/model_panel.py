@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.signals import emit
 from models.decoding import PRESETS, DecodingParams
 from models.options import base_type, field_types, label_of, options
 
@@ -187,7 +188,7 @@ class DecodingForm(QWidget):
         if name in PRESETS:
             self.set_params(PRESETS[name], name)
             self.error.setText("")
-            self.changed.emit(self.params, name)
+            emit(self.changed, self.params, name)
 
     def _on_edit(self, *_args: Any) -> None:
         try:
@@ -201,7 +202,7 @@ class DecodingForm(QWidget):
         self.preset.blockSignals(True)
         self.preset.setCurrentIndex(self.preset.findData(name))
         self.preset.blockSignals(False)
-        self.changed.emit(params, name)
+        emit(self.changed, params, name)
 
 
 class ModelPanel(QWidget):
@@ -230,7 +231,7 @@ class ModelPanel(QWidget):
         self.details.setTextFormat(Qt.TextFormat.PlainText)
         self.load_button = QPushButton("Load", self)
         self.load_button.clicked.connect(
-            lambda: self.load_requested.emit(self.picker.currentData() or model)
+            lambda: emit(self.load_requested, self.picker.currentData() or model)
         )
         self.browse_button = QPushButton("Browse…", self)
         self.browse_button.setToolTip("Load a GGUF model file from anywhere on this computer")
@@ -338,7 +339,7 @@ class ModelPanel(QWidget):
             "GGUF models (*.gguf);;All files (*)",
         )
         if path:
-            self.load_requested.emit(path)
+            emit(self.load_requested, path)
 
     def set_loading(self, on: bool) -> None:
         self.progress.setVisible(on)

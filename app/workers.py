@@ -16,6 +16,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from app.signals import emit
+
 log = logging.getLogger(__name__)
 
 
@@ -37,10 +39,10 @@ class Job(QObject):
 
     # The three callables handed to the core; they are called on the worker thread.
     def on_progress(self, *args: Any) -> None:
-        self.progress.emit(args)
+        emit(self.progress, args)
 
     def on_token(self, text: str) -> None:
-        self.token.emit(text)
+        emit(self.token, text)
 
     def should_stop(self) -> bool:
         return self._stop.is_set()
@@ -53,11 +55,11 @@ class Job(QObject):
             result = self._fn(self)
         except BaseException as exc:  # noqa: BLE001 - reported to the window, never swallowed
             log.debug("job %s failed", self.name, exc_info=True)
-            self.failed.emit(exc)
+            emit(self.failed, exc)
         else:
-            self.done.emit(result)
+            emit(self.done, result)
         finally:
-            self.finished.emit()
+            emit(self.finished)
 
 
 class _Runnable(QRunnable):

@@ -1,0 +1,360 @@
+"""The window driven offscreen with pytest-qt, against the scripted FakeEngine.
+
+The fake reads real files (a real PDF made with reportlab, real text files), so
+the source viewer is exercised on real QtPdf rendering and real text.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtGui import QTextCursor
+
+from app.chat_view import cite_url
+from app.main_window import MainWindow
+from app.workers import Workers
+from models.decoding import DecodingParams
+from models.options import options
+from rag.settings import Settings
+from rag.types import Answer
+from tests.fake_engine import FakeEngine, Passage
+
+pytestmark = pytest.mark.gui
+
+PDF_PASSAGE = "Travel is capped at 2,000 dollars per trip."
+NOTES = "Hotel rules.\n<script>alert('owned')</script> <b>bold</b>\nhotels are booked through the portal\n"
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    pdf = canvas.Canvas(str(folder / "policy.pdf"), pagesize=A4)
+    for page, line in enumerate(["Welcome to Northwind.", PDF_PASSAGE, "Appendix."], 1):
+        pdf.drawString(72, 700, f"Page {page}")
+        pdf.drawString(72, 500, line)
+        pdf.showPage()
+    pdf.save()
+    (folder / "notes.md").write_text(NOTES, encoding="utf-8")
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    return folder
+
+
+def make_engine(**kw) -> FakeEngine:
+    passages = [
+        Passage("policy.pdf", 2, PDF_PASSAGE),
+        Passage("notes.md", None, "hotels are booked through the portal"),
+    ]
+    return FakeEngine(passages=passages, **kw)
+
+
+@pytest.fixture
+def window(qtbot, config_dir):
+    made: list[MainWindow] = []
+
+    def make(engine: FakeEngine | None = None, settings: Settings | None = None) -> MainWindow:
+        w = MainWindow(engine or make_engine(), settings or Settings.load())
+        qtbot.addWidget(w)
+        w.show()
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.close()
+
+
+def open_and_index(qtbot, w: MainWindow, folder: Path) -> None:
+    with qtbot.waitSignal(w.index_finished, timeout=10_000):
+        w.open_folder(folder)
+
+
+def ask(qtbot, w: MainWindow, question: str) -> Answer:
+    with qtbot.waitSignal(w.answer_finished, timeout=10_000) as blocker:
+        w.chat.question.setPlainText(question)
+        qtbot.keyClick(w.chat.question, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    return blocker.args[0]
+
+
+def anchor_position(w: MainWindow, href: str) -> int:
+    doc = w.chat.transcript.document()
+    block = doc.begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            frag = it.fragment()
+            if frag.charFormat().anchorHref() == href:
+                return frag.position()
+            it += 1
+        block = block.next()
+    raise AssertionError(f"no link {href}")
+
+
+def all_hrefs(w: MainWindow) -> list[str]:
+    out = []
+    block = w.chat.transcript.document().begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            fmt = it.fragment().charFormat()
+            if fmt.isAnchor() or fmt.anchorHref():
+                out.append(fmt.anchorHref())
+            it += 1
+        block = block.next()
+    return out
+
+
+def point_of(w: MainWindow, position: int) -> QPoint:
+    cursor = QTextCursor(w.chat.transcript.document())
+    cursor.setPosition(position + 1)
+    rect = w.chat.transcript.cursorRect(cursor)
+    return QPoint(rect.left() - 2, rect.center().y())
+
+
+def test_index_then_ask_streams_and_citation_opens_pdf_page_highlighted(qtbot, window, docs):
+    w = window()
+    assert w.chat.empty.isVisible()  # no folder yet: the window invites choosing one
+    progress: list[tuple[int, int]] = []
+    w.library.progress.valueChanged.connect(
+        lambda v: progress.append((v, w.library.progress.maximum()))
+    )
+    open_and_index(qtbot, w, docs)
+    assert progress and progress[-1] == (3, 3)
+    assert "1 failed" in w.library.summary.text()
+    broken = w.library.item_for("broken.pdf")
+    assert broken is not None and broken.text(1) == "failed"
+    assert "damaged" in broken.toolTip(1)
+
+    streamed: list[int] = []
+    w.chat.transcript.textChanged.connect(
+        lambda: streamed.append(len(w.chat.transcript.toPlainText()))
+    )
+    answer = ask(qtbot, w, "What is the travel cap?")
+    assert len(set(streamed)) > 10  # the answer grew piece by piece before it was finished
+    assert "Travel is capped at 2,000 dollars per trip" in w.chat.transcript.toPlainText()
+    assert w.speed_label.text().startswith("Last answer:")
+
+    href = cite_url(0, 1)
+    with qtbot.waitSignal(w.passage_shown, timeout=5000) as shown:
+        qtbot.mouseClick(
+            w.chat.transcript.viewport(),
+            Qt.MouseButton.LeftButton,
+            pos=point_of(w, anchor_position(w, href)),
+        )
+    assert shown.args[0] == answer.sources[0]
+    viewer = w.sources.viewer
+    assert viewer.stack.currentWidget() is viewer.page_scroll
+    assert viewer.page == 1  # 0-based: the passage's page 2
+    assert viewer.passage_rects, "the passage was not found on the rendered PDF page"
+    image = viewer.page_view.pixmap().toImage()
+    box = viewer.highlight_box
+    ratio = image.devicePixelRatio()
+    centre = image.pixelColor(int(box.center().x() * ratio), int(box.top() * ratio + 1))
+    assert centre != image.pixelColor(5, 5)  # the highlight is painted, not just computed
+    # the passage sits about 2/3 down the page in PDF coordinates (y=500 of 842 from the bottom)
+    page_h = image.height() / ratio
+    assert 0.25 * page_h < box.center().y() < 0.5 * page_h
+
+
+def test_weak_and_unsupported_sentences_are_marked_with_reasons(qtbot, window, docs):
+    w = window()
+    open_and_index(qtbot, w, docs)
+    answer = ask(qtbot, w, "Hotels?")
+    text = w.chat.transcript.toPlainText()
+    weak = text.index("Hotels are booked")
+    tip = w.chat.transcript.tooltip_at(point_of(w, weak + 3) + QPoint(6, 0))
+    assert tip.startswith("Weakly supported") and answer.sentences[1].evidence in tip
+    unsupported = text.index("likes tea")
+    tip = w.chat.transcript.tooltip_at(point_of(w, unsupported + 2) + QPoint(6, 0))
+    assert tip.startswith("Not supported")
+
+
+def test_html_in_answers_and_documents_is_shown_literally(qtbot, window, docs):
+    w = window()
+    open_and_index(qtbot, w, docs)
+    ask(qtbot, w, "Who is the CEO?")
+    assert "The <b>CEO</b> likes tea" in w.chat.transcript.toPlainText()
+    assert all(h.startswith("quarry:cite/") for h in all_hrefs(w))
+    with qtbot.waitSignal(w.passage_shown, timeout=5000):
+        w.open_citation(0, 2)
+    viewer = w.sources.viewer
+    assert viewer.stack.currentWidget() is viewer.text
+    assert "<script>alert('owned')</script> <b>bold</b>" in viewer.text.toPlainText()
+    assert viewer.highlighted_text() == "hotels are booked through the portal"
+
+
+def test_stop_cancels_mid_answer(qtbot, window, docs):
+    script = "word " * 400
+    w = window(make_engine(answer=script, token_delay=0.02))
+    open_and_index(qtbot, w, docs)
+    with qtbot.waitSignal(w.answer_finished, timeout=10_000) as blocker:
+        w.ask("Tell me everything")
+        qtbot.waitUntil(lambda: len(w.chat.transcript.toPlainText()) > 60, timeout=5000)
+        assert w.chat.stop_button.isEnabled()
+        qtbot.keyClick(w.chat.question, Qt.Key.Key_Escape)
+    answer = blocker.args[0]
+    assert answer.note == "Stopped."
+    assert 0 < len(answer.text) < len(script) / 2
+    qtbot.waitUntil(lambda: w.chat.send_button.isEnabled(), timeout=2000)
+    assert "Stopped." in w.chat.transcript.toPlainText()
+
+
+def test_refusal_looks_like_a_refusal_and_follow_ups_keep_history(qtbot, window, docs, tmp_path):
+    engine = make_engine()
+    w = window(engine)
+    open_and_index(qtbot, w, docs)
+    ask(qtbot, w, "What is the travel cap?")
+    refusal = ask(qtbot, w, "What will the weather be?")
+    assert refusal.refused
+    text = w.chat.transcript.toPlainText()
+    assert "Not found in your documents" in text and "Could not answer" not in text
+    assert engine.asked[1][1][0].question == "What is the travel cap?"
+    assert engine.asked[1][1][0].answer.startswith("Travel is capped")
+
+    out = tmp_path / "conversation.md"
+    w.export_markdown(out)
+    md = out.read_text(encoding="utf-8")
+    assert "## What is the travel cap?" in md and "1. policy.pdf, page 2" in md
+    assert "Not found in your documents" in md
+    w.copy_last_answer()
+    from PySide6.QtGui import QGuiApplication
+
+    assert QGuiApplication.clipboard().text().startswith("Your documents do not say.")
+
+
+def test_bad_model_file_shows_a_dialog(qtbot, window, tmp_path, monkeypatch):
+    shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        "app.main_window.QMessageBox.warning",
+        lambda parent, title, text: shown.append((title, text)),
+    )
+    w = window()
+    bad = tmp_path / "model.gguf"
+    bad.write_bytes(b"not a model at all")
+    with qtbot.waitSignal(w.model_loaded, timeout=5000):
+        w.load_model(str(bad))
+    assert shown and shown[0][0] == "Could not load the model"
+    assert "not a GGUF model file" in shown[0][1]
+    assert w.settings.model.model == "default"  # a failed load does not change the setting
+    with qtbot.waitSignal(w.model_loaded, timeout=5000):
+        w.load_model("small")
+    assert "SmolLM2" in w.model_label.text()
+
+
+def test_decoding_panel_has_a_control_for_every_option(qtbot, window):
+    w = window()
+    controls = w.model_panel.decoding.controls
+    assert list(controls) == [f.name for f, _ in options(DecodingParams)]
+    for f, spec in options(DecodingParams):
+        assert controls[f.name].widget.toolTip().startswith(spec.help)
+        assert controls[f.name].get() == getattr(w.settings.decoding, f.name)
+
+
+def test_settings_survive_a_restart(qtbot, window, docs, config_dir):
+    w = window()
+    open_and_index(qtbot, w, docs)
+    w.model_panel.decoding.controls["temperature"].widget.setValue(0.7)
+    w.model_panel.gpu_layers.setValue(0)
+    w.resize(790, 560)
+    size = (w.width(), w.height())
+    w.close()
+    saved = Settings.load()
+    assert saved.decoding.temperature == pytest.approx(0.7)
+    assert saved.ui.preset == "custom" and saved.model.gpu_layers == 0
+    assert Path(saved.ui.folder) == docs.resolve()
+
+    again = window(settings=saved)
+    assert again.model_panel.decoding.controls["temperature"].get() == pytest.approx(0.7)
+    assert again.model_panel.decoding.preset.currentData() == "custom"
+    assert again.model_panel.gpu_layers.value() == 0
+    assert (again.width(), again.height()) == size
+
+
+def test_gui_thread_stays_responsive_while_indexing_and_generating(qtbot, window, tmp_path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(40):
+        (folder / f"doc{i:02}.txt").write_text(f"Document {i}. Travel is capped.", "utf-8")
+    engine = FakeEngine(
+        passages=[Passage("doc01.txt", None, "Travel is capped.")],
+        index_delay=0.02,
+        token_delay=0.002,
+        answer="token " * 500 + "[1].",
+    )
+    w = window(engine)
+    beats: list[float] = []
+    timer = QTimer(w)
+    timer.setInterval(5)
+    timer.timeout.connect(lambda: beats.append(time.perf_counter()))
+    timer.start()
+    with qtbot.waitSignal(w.index_finished, timeout=20_000):
+        w.open_folder(folder)
+        qtbot.wait(100)
+        w.ask("While indexing: what is the cap?")  # asked of what is already indexed
+    qtbot.waitUntil(lambda: not w.workers.busy("ask"), timeout=20_000)
+    with qtbot.waitSignal(w.answer_finished, timeout=20_000):
+        w.ask("And again?")
+    timer.stop()
+    gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
+    worst = max(gaps)
+    print(f"heartbeat: {len(beats)} beats, max gap {worst * 1000:.1f} ms")
+    assert len(beats) > 50
+    assert worst < 0.25, f"the GUI thread was blocked for {worst * 1000:.0f} ms"
+
+
+def test_workers_stop_and_wait_on_shutdown(qtbot):
+    workers = Workers()
+    seen: list[str] = []
+
+    def loop(job):
+        while not job.should_stop():
+            time.sleep(0.01)
+        return "stopped"
+
+    workers.start("loop", loop, done=seen.append)
+    assert workers.busy("loop")
+    started = time.perf_counter()
+    assert workers.shutdown(2000)
+    assert time.perf_counter() - started < 1.0
+    qtbot.waitUntil(lambda: seen == ["stopped"], timeout=1000)
+
+
+def test_failed_job_reports_its_error(qtbot):
+    workers = Workers()
+
+    def boom(_job):
+        raise FileNotFoundError("no such file: a.pdf")
+
+    errors: list[BaseException] = []
+    workers.start("x", boom, failed=errors.append, done=lambda r: errors.append(AssertionError()))
+    qtbot.waitUntil(lambda: bool(errors), timeout=2000)
+    assert isinstance(errors[0], FileNotFoundError) and "a.pdf" in str(errors[0])
+
+
+def test_emitting_many_signals_keeps_the_interpreter_intact():
+    """PySide6 6.12 on Python 3.11 loses a reference to True per emit; app.signals gives it back."""
+    import sys
+
+    from PySide6.QtCore import QObject, Signal
+
+    from app.signals import emit
+
+    class Box(QObject):
+        ping = Signal(str)
+
+    box = Box()
+    box.ping.connect(lambda _text: None)
+    before = sys.getrefcount(True)
+    for _ in range(5000):
+        emit(box.ping, "token")
+    assert sys.getrefcount(True) >= before - 2
