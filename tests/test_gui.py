@@ -29,7 +29,10 @@ from tests.fake_engine import FakeEngine, Passage
 pytestmark = pytest.mark.gui
 
 PDF_PASSAGE = "Travel is capped at 2,000 dollars per trip."
-NOTES = "Hotel rules.\n<script>alert('owned')</script> <b>bold</b>\nhotels are booked through the portal\n"
+NOTES = (
+    "Hotel rules.\n<script>alert('owned')</script> <b>bold</b>\n"
+    "hotels are booked through the portal\n"
+)
 
 
 @pytest.fixture
