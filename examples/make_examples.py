@@ -12,65 +12,86 @@ from pathlib import Path
 OUT = Path(__file__).resolve().parent / "northwind"
 
 TRAVEL_POLICY = [
-    ("Northwind Traders Travel and Expense Policy", [
-        "Policy number FIN-07, version 4. Effective 1 March 2024; replaces the version of "
-        "15 January 2022. Owner: Finance Department (Helga Brandt, Controller).",
-        "This policy applies to all employees and contractors of Northwind Traders who travel "
-        "on company business. It explains what may be booked, what is reimbursed and who "
-        "approves it.",
-    ]),
-    ("1. Booking travel", [
-        "All flights, trains and hotels are booked through the company travel portal, "
-        "TravelDesk, at least 14 days before departure. Bookings made later than 7 days "
-        "before departure need a written reason.",
-        "Economy class is the standard for all flights. Business class is allowed only for "
-        "flights with a scheduled flying time of more than 8 hours, and must be approved by a "
-        "Vice President in advance.",
-        "Rail is preferred to air for journeys under 4 hours. Employees may use a private car "
-        "when it is cheaper than rail; mileage is reimbursed at EUR 0.30 per kilometre.",
-    ]),
-    ("2. Hotels", [
-        "The nightly hotel limit, including taxes, is EUR 160 in most cities and EUR 220 in "
-        "London, Paris, New York, Tokyo and Shanghai. Stays above the limit need approval by "
-        "the employee's manager before booking.",
-        "Employees who stay with friends or family instead of a hotel may claim a flat "
-        "EUR 35 per night.",
-    ]),
-    ("3. Per diem and meals", [
-        "A daily allowance (per diem) covers meals and small expenses. The per diem is "
-        "EUR 55 per day for domestic travel and EUR 75 per day for international travel. "
-        "On the day of departure and the day of return, 80 percent of the per diem is paid.",
-        "When a meal is provided by the company, a client or a conference, the per diem is "
-        "reduced by 20 percent for breakfast and 30 percent each for lunch and dinner.",
-        "Alcohol is not reimbursed, except at client dinners approved by a director.",
-    ]),
-    ("4. Approval limits", [
-        "Every trip needs approval before booking. Trips with an estimated cost up to "
-        "EUR 2,500 are approved by the employee's manager. Trips from EUR 2,500 to "
-        "EUR 10,000 need a director's approval. Trips above EUR 10,000 are approved by the "
-        "Chief Financial Officer, Marcus Lindqvist.",
-        "Client entertainment is limited to EUR 90 per person per event, and the names of "
-        "all guests must be listed on the expense claim.",
-    ]),
-    ("5. Expense claims", [
-        "Expense claims are submitted in the ExpensePoint system within 30 days of the end "
-        "of the trip, with an itemised receipt for every expense over EUR 25. Claims "
-        "submitted after 90 days are not reimbursed.",
-        "Approved claims are paid with the next monthly salary, on the 25th day of each "
-        "month. Claims approved after the 15th are paid the following month.",
-        "Corporate cards are issued to employees who travel more than 6 times a year. "
-        "Card statements must be reconciled in ExpensePoint by the 10th of the following "
-        "month.",
-    ]),
-    ("6. Travel safety and insurance", [
-        "All business travellers are covered by the company travel insurance with "
-        "AllSafe Assurance, policy number AS-4471-NW. The 24-hour assistance line is "
-        "+49 40 5550 1234.",
-        "Travel to countries with a government travel warning needs the approval of the "
-        "Head of Security, Priya Raman, at least 10 working days before departure.",
-        "Questions about this policy go to travel@northwind.example or to the Finance "
-        "helpdesk, extension 4410.",
-    ]),
+    (
+        "Northwind Traders Travel and Expense Policy",
+        [
+            "Policy number FIN-07, version 4. Effective 1 March 2024; replaces the version of "
+            "15 January 2022. Owner: Finance Department (Helga Brandt, Controller).",
+            "This policy applies to all employees and contractors of Northwind Traders who travel "
+            "on company business. It explains what may be booked, what is reimbursed and who "
+            "approves it.",
+        ],
+    ),
+    (
+        "1. Booking travel",
+        [
+            "All flights, trains and hotels are booked through the company travel portal, "
+            "TravelDesk, at least 14 days before departure. Bookings made later than 7 days "
+            "before departure need a written reason.",
+            "Economy class is the standard for all flights. Business class is allowed only for "
+            "flights with a scheduled flying time of more than 8 hours, and must be approved by a "
+            "Vice President in advance.",
+            "Rail is preferred to air for journeys under 4 hours. Employees may use a private car "
+            "when it is cheaper than rail; mileage is reimbursed at EUR 0.30 per kilometre.",
+        ],
+    ),
+    (
+        "2. Hotels",
+        [
+            "The nightly hotel limit, including taxes, is EUR 160 in most cities and EUR 220 in "
+            "London, Paris, New York, Tokyo and Shanghai. Stays above the limit need approval by "
+            "the employee's manager before booking.",
+            "Employees who stay with friends or family instead of a hotel may claim a flat "
+            "EUR 35 per night.",
+        ],
+    ),
+    (
+        "3. Per diem and meals",
+        [
+            "A daily allowance (per diem) covers meals and small expenses. The per diem is "
+            "EUR 55 per day for domestic travel and EUR 75 per day for international travel. "
+            "On the day of departure and the day of return, 80 percent of the per diem is paid.",
+            "When a meal is provided by the company, a client or a conference, the per diem is "
+            "reduced by 20 percent for breakfast and 30 percent each for lunch and dinner.",
+            "Alcohol is not reimbursed, except at client dinners approved by a director.",
+        ],
+    ),
+    (
+        "4. Approval limits",
+        [
+            "Every trip needs approval before booking. Trips with an estimated cost up to "
+            "EUR 2,500 are approved by the employee's manager. Trips from EUR 2,500 to "
+            "EUR 10,000 need a director's approval. Trips above EUR 10,000 are approved by the "
+            "Chief Financial Officer, Marcus Lindqvist.",
+            "Client entertainment is limited to EUR 90 per person per event, and the names of "
+            "all guests must be listed on the expense claim.",
+        ],
+    ),
+    (
+        "5. Expense claims",
+        [
+            "Expense claims are submitted in the ExpensePoint system within 30 days of the end "
+            "of the trip, with an itemised receipt for every expense over EUR 25. Claims "
+            "submitted after 90 days are not reimbursed.",
+            "Approved claims are paid with the next monthly salary, on the 25th day of each "
+            "month. Claims approved after the 15th are paid the following month.",
+            "Corporate cards are issued to employees who travel more than 6 times a year. "
+            "Card statements must be reconciled in ExpensePoint by the 10th of the following "
+            "month.",
+        ],
+    ),
+    (
+        "6. Travel safety and insurance",
+        [
+            "All business travellers are covered by the company travel insurance with "
+            "AllSafe Assurance, policy number AS-4471-NW. The 24-hour assistance line is "
+            "+49 40 5550 1234.",
+            "Travel to countries with a government travel warning needs the approval of the "
+            "Head of Security, Priya Raman, at least 10 working days before departure.",
+            "Questions about this policy go to travel@northwind.example or to the Finance "
+            "helpdesk, extension 4410.",
+        ],
+    ),
 ]
 
 
@@ -88,9 +109,13 @@ def make_policy_pdf(path: Path) -> None:
             story.append(Spacer(1, 6))
         if i in (1, 3, 5):  # spread the sections over four pages, as a longer policy would be
             story.append(PageBreak())
-    doc = SimpleDocTemplate(str(path), pagesize=A4, title="Northwind Traders Travel and "
-                            "Expense Policy", author="Northwind Traders Finance",
-                            invariant=True)
+    doc = SimpleDocTemplate(
+        str(path),
+        pagesize=A4,
+        title="Northwind Traders Travel and Expense Policy",
+        author="Northwind Traders Finance",
+        invariant=True,
+    )
 
     def footer(canvas, doc) -> None:
         canvas.setFont("Helvetica", 8)
@@ -109,7 +134,8 @@ def make_it_docx(path: Path) -> None:
     document.add_paragraph(
         "This guide lists the standard IT equipment issued to Northwind Traders staff and the "
         "office holidays for 2024. Equipment is ordered through the IT service desk "
-        "(servicedesk@northwind.example, extension 4000).")
+        "(servicedesk@northwind.example, extension 4000)."
+    )
     document.add_heading("Standard equipment by role", 1)
     rows = [
         ("Role", "Laptop", "Monitor", "Phone", "Replacement cycle"),
@@ -127,7 +153,8 @@ def make_it_docx(path: Path) -> None:
     document.add_paragraph(
         "Lost or stolen equipment must be reported to the service desk within 24 hours. "
         "Personal software may not be installed; requests for extra software are approved by "
-        "the IT Security team within 3 working days.")
+        "the IT Security team within 3 working days."
+    )
     document.add_heading("Office holidays 2024", 1)
     holidays = [
         ("Date", "Holiday", "Offices closed"),
@@ -147,7 +174,8 @@ def make_it_docx(path: Path) -> None:
             cell.text = value
     document.add_paragraph(
         "The Shanghai office also closes for Spring Festival from 10 to 17 February 2024 and "
-        "for National Day from 1 to 7 October 2024.")
+        "for National Day from 1 to 7 October 2024."
+    )
     document.save(str(path))
 
 

@@ -52,13 +52,16 @@ class Chunker:
     embedded) in ``chunk_tokens``.
     """
 
-    def __init__(self, count_tokens: Callable[[str], int], chunk_tokens: int,
-                 chunk_overlap: int) -> None:
+    def __init__(
+        self, count_tokens: Callable[[str], int], chunk_tokens: int, chunk_overlap: int
+    ) -> None:
         if chunk_tokens < 1:
             raise ValueError(f"chunk_tokens must be at least 1, not {chunk_tokens}")
         if not 0 <= chunk_overlap < chunk_tokens:
-            raise ValueError(f"chunk_overlap ({chunk_overlap}) must be at least 0 and smaller "
-                             f"than chunk_tokens ({chunk_tokens})")
+            raise ValueError(
+                f"chunk_overlap ({chunk_overlap}) must be at least 0 and smaller "
+                f"than chunk_tokens ({chunk_tokens})"
+            )
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
         self.chunk_tokens = chunk_tokens
@@ -66,9 +69,14 @@ class Chunker:
         # The splitter measures each piece more than once (when splitting and when merging).
         self._count = functools.lru_cache(maxsize=_CACHE_SIZE)(count_tokens)
         self._splitter = RecursiveCharacterTextSplitter(
-            separators=list(SEPARATORS), keep_separator="end", is_separator_regex=True,
-            chunk_size=chunk_tokens, chunk_overlap=chunk_overlap,
-            length_function=self._count, strip_whitespace=True)
+            separators=list(SEPARATORS),
+            keep_separator="end",
+            is_separator_regex=True,
+            chunk_size=chunk_tokens,
+            chunk_overlap=chunk_overlap,
+            length_function=self._count,
+            strip_whitespace=True,
+        )
 
     def split(self, text: str) -> list[tuple[int, str]]:
         """(offset in ``text``, passage) for each chunk of one text, in order."""
@@ -95,7 +103,7 @@ class Chunker:
                 prev_at, prev = merged[-1]
                 tiny = self._count(prev) < small or self._count(piece) < small
                 if tiny and at >= prev_at + len(prev):  # neighbours, not overlapping
-                    joined = text[prev_at:at + len(piece)]
+                    joined = text[prev_at : at + len(piece)]
                     if self._count(joined) <= self.chunk_tokens:
                         merged[-1] = (prev_at, joined)
                         continue
@@ -113,11 +121,11 @@ class Chunker:
         pos, n = 0, len(text)
         while pos < n:
             size = max(1, min(n - pos, int(limit * per_token)))
-            while size > 1 and self._count(text[pos:pos + size]) > limit:
+            while size > 1 and self._count(text[pos : pos + size]) > limit:
                 size = max(1, int(size * 0.85))
             while pos + size < n:
                 bigger = min(n - pos, int(size * 1.1) + 1)
-                if self._count(text[pos:pos + bigger]) > limit:
+                if self._count(text[pos : pos + bigger]) > limit:
                     break
                 size = bigger
             end = pos + size
@@ -145,7 +153,14 @@ class Chunker:
                 if i:
                     heading = page.headings[i - 1][1]
                 start = page.offset + local
-                yield Chunk(file=file, page=page.number, start=start, end=start + len(text),
-                            text=text, title=title, heading=heading)
+                yield Chunk(
+                    file=file,
+                    page=page.number,
+                    start=start,
+                    end=start + len(text),
+                    text=text,
+                    title=title,
+                    heading=heading,
+                )
             if page.headings:
                 heading = page.headings[-1][1]

@@ -204,8 +204,10 @@ def _pages_here(pdf, count: int, first: str) -> Iterator[str]:
 
 def _pages_in_workers(path: Path, count: int, first: str, executor: Executor) -> Iterator[str]:
     yield first
-    futures = [executor.submit(extract_pdf_pages, str(path), a, a + _PAGES_PER_TASK)
-               for a in range(1, count, _PAGES_PER_TASK)]
+    futures = [
+        executor.submit(extract_pdf_pages, str(path), a, a + _PAGES_PER_TASK)
+        for a in range(1, count, _PAGES_PER_TASK)
+    ]
     try:
         for future in futures:
             yield from future.result()
@@ -365,13 +367,59 @@ class _TextBuilder:
 
 # -- HTML --------------------------------------------------------------------
 
-_HTML_DROP = frozenset({"script", "style", "head", "noscript", "template", "svg", "canvas",
-                        "iframe", "object", "embed", "select", "datalist"})
-_HTML_BLOCK = frozenset({
-    "address", "article", "aside", "blockquote", "dd", "details", "dialog", "div", "dl", "dt",
-    "fieldset", "figcaption", "figure", "footer", "form", "header", "hr", "li", "main", "nav",
-    "ol", "p", "pre", "section", "summary", "table", "tbody", "thead", "tfoot", "ul", "caption",
-    "body", "html"})
+_HTML_DROP = frozenset(
+    {
+        "script",
+        "style",
+        "head",
+        "noscript",
+        "template",
+        "svg",
+        "canvas",
+        "iframe",
+        "object",
+        "embed",
+        "select",
+        "datalist",
+    }
+)
+_HTML_BLOCK = frozenset(
+    {
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "dd",
+        "details",
+        "dialog",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "thead",
+        "tfoot",
+        "ul",
+        "caption",
+        "body",
+        "html",
+    }
+)
 _HTML_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 
 

@@ -7,8 +7,13 @@ from pathlib import Path
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "northwind"
 
 
-def make_pdf(path: Path, pages: list[str], title: str = "",
-             user_password: str | None = None, owner_password: str | None = None) -> Path:
+def make_pdf(
+    path: Path,
+    pages: list[str],
+    title: str = "",
+    user_password: str | None = None,
+    owner_password: str | None = None,
+) -> Path:
     """A PDF with one text page per item; with a password it is encrypted (RC4, reportlab)."""
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas
@@ -17,8 +22,14 @@ def make_pdf(path: Path, pages: list[str], title: str = "",
     if user_password is not None or owner_password is not None:
         from reportlab.lib.pdfencrypt import StandardEncryption
 
-        encrypt = StandardEncryption(user_password or "", ownerPassword=owner_password,
-                                     canPrint=1, canModify=0, canCopy=0, canAnnotate=0)
+        encrypt = StandardEncryption(
+            user_password or "",
+            ownerPassword=owner_password,
+            canPrint=1,
+            canModify=0,
+            canCopy=0,
+            canAnnotate=0,
+        )
     c = canvas.Canvas(str(path), pagesize=A4, encrypt=encrypt, invariant=True)
     if title:
         c.setTitle(title)
@@ -60,8 +71,11 @@ def make_docx(path: Path) -> Path:
     document.add_paragraph("Incidents in the Hamburg warehouse fell in the third quarter.")
     document.add_heading("Incidents by site", 1)
     table = document.add_table(rows=0, cols=3)
-    for row in (("Site", "Incidents", "Days lost"), ("Hamburg", "4", "12"),
-                ("Rotterdam", "7", "19")):
+    for row in (
+        ("Site", "Incidents", "Days lost"),
+        ("Hamburg", "4", "12"),
+        ("Rotterdam", "7", "19"),
+    ):
         cells = table.add_row().cells
         for cell, value in zip(cells, row, strict=True):
             cell.text = value

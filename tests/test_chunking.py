@@ -37,22 +37,26 @@ def count_tokens(tokenizer) -> Callable[[str], int]:
 def check_offsets(chunks: list[Chunk], pages: list[Page]) -> None:
     by_key = {(p.number, p.offset): p for p in pages}
     for c in chunks:
-        page = next(p for (n, off), p in by_key.items()
-                    if n == c.page and off <= c.start and c.end <= off + len(p.text))
-        assert page.text[c.start - page.offset:c.end - page.offset] == c.text
+        page = next(
+            p
+            for (n, off), p in by_key.items()
+            if n == c.page and off <= c.start and c.end <= off + len(p.text)
+        )
+        assert page.text[c.start - page.offset : c.end - page.offset] == c.text
         assert c.text == c.text.strip() and c.text
 
 
 ENGLISH = " ".join(
     f"Sentence {i} says that the hotel limit in city number {i} is EUR {100 + i} per night, "
-    f"approved by the manager before booking."
-    + ("\n\n" if i % 7 == 6 else "")
-    for i in range(300))
+    f"approved by the manager before booking." + ("\n\n" if i % 7 == 6 else "")
+    for i in range(300)
+)
 
 CHINESE = "".join(
     f"第{i}条：员工出差住宿标准为每晚不超过人民币{500 + i}元，超出部分需经理批准。"
     + ("\n\n" if i % 9 == 8 else "")
-    for i in range(300))
+    for i in range(300)
+)
 
 
 @pytest.mark.slow
@@ -69,7 +73,7 @@ def test_offsets_exact_and_tokens_within_window(tokenizer, count_tokens, text):
     # Every character of the text is in some chunk (no text lost between chunks).
     covered = [False] * len(text)
     for c in chunks:
-        covered[c.start:c.end] = [True] * (c.end - c.start)
+        covered[c.start : c.end] = [True] * (c.end - c.start)
     assert all(covered[i] for i, ch in enumerate(text) if not ch.isspace())
 
 
@@ -81,8 +85,9 @@ def test_chinese_chunks_end_at_sentence_borders_and_overlap_whole_sentences(coun
     for c in chunks:
         assert c.text.endswith("。"), c.text[-20:]
         assert sentence.match(c.text), c.text[:20]  # starts with a whole sentence
-    overlaps = [a.end - b.start for a, b in zip(chunks, chunks[1:], strict=False)
-                if b.start < a.end]
+    overlaps = [
+        a.end - b.start for a, b in zip(chunks, chunks[1:], strict=False) if b.start < a.end
+    ]
     assert len(overlaps) >= len(chunks) // 2  # neighbours share sentences
 
 
@@ -96,7 +101,7 @@ def test_english_overlap_keeps_whole_sentences(count_tokens):
         assert a.text.endswith("booking."), a.text[-30:]
         if b.start < a.end:
             shared += 1
-            assert count_tokens(ENGLISH[b.start:a.end]) <= 30
+            assert count_tokens(ENGLISH[b.start : a.end]) <= 30
     assert shared >= len(chunks) // 2
 
 
@@ -117,8 +122,11 @@ def test_headings_titles_pages_and_section_offsets(count_tokens):
     second = "More about leave. " * 10 + "\n\n## Benefits\n\nA pension plan. " * 3
     pages = [
         Page(text=first, offset=0, headings=((0, "Handbook"), (first.index("## Leave"), "Leave"))),
-        Page(text=second, offset=len(first),
-             headings=tuple((m.start(), "Benefits") for m in re.finditer("## Benefits", second))),
+        Page(
+            text=second,
+            offset=len(first),
+            headings=tuple((m.start(), "Benefits") for m in re.finditer("## Benefits", second)),
+        ),
     ]
     chunks = list(chunker.chunk("h.md", "Onboarding Handbook", pages))
     check_offsets(chunks, pages)
@@ -152,6 +160,7 @@ def test_chunker_rejects_overlap_not_below_size():
 
 def test_chunking_with_a_plain_counter():
     """The splitting around the tokenizer: words as tokens."""
+
     def words(text: str) -> int:
         return len(text.split())
 

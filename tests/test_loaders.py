@@ -38,8 +38,9 @@ def test_pdf_title_falls_back_to_first_line(tmp_path):
 
 
 def test_pdf_pages_extracted_in_worker_processes_match(tmp_path):
-    texts = [f"Page {i} of the long report.\nIt says {i * 7} units were shipped."
-             for i in range(1, 41)]
+    texts = [
+        f"Page {i} of the long report.\nIt says {i * 7} units were shipped." for i in range(1, 41)
+    ]
     path = make_pdf(tmp_path / "long.pdf", texts)
     # spawn, as an app holding torch threads should use: fork after OpenMP starts is unsafe
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as executor:
@@ -52,10 +53,13 @@ def test_pdf_pages_extracted_in_worker_processes_match(tmp_path):
     assert "280 units" in pooled[39].text
 
 
-@pytest.mark.parametrize("data", [
-    b"%PDF-1.7\n" + bytes(range(256)) * 40,  # a header, then garbage
-    b"this is not a pdf at all, just text with a pdf name\n" * 20,
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"%PDF-1.7\n" + bytes(range(256)) * 40,  # a header, then garbage
+        b"this is not a pdf at all, just text with a pdf name\n" * 20,
+    ],
+)
 def test_corrupt_pdf_is_reported_not_raised_raw(tmp_path, data):
     path = tmp_path / "broken.pdf"
     path.write_bytes(data)
@@ -72,16 +76,24 @@ def test_truncated_pdf_is_not_valid(tmp_path):
 
 
 def test_owner_password_pdf_is_readable(tmp_path):
-    path = make_pdf(tmp_path / "locked-for-editing.pdf", ["Budget 2024: EUR 1.2 million."],
-                    user_password="", owner_password="owner-secret")
+    path = make_pdf(
+        tmp_path / "locked-for-editing.pdf",
+        ["Budget 2024: EUR 1.2 million."],
+        user_password="",
+        owner_password="owner-secret",
+    )
     assert b"/Encrypt" in path.read_bytes()
     _, pages = read_all(path)
     assert "EUR 1.2 million" in pages[0].text
 
 
 def test_user_password_pdf_says_password_protected(tmp_path):
-    path = make_pdf(tmp_path / "secret.pdf", ["Salaries"], user_password="open-sesame",
-                    owner_password="owner-secret")
+    path = make_pdf(
+        tmp_path / "secret.pdf",
+        ["Salaries"],
+        user_password="open-sesame",
+        owner_password="owner-secret",
+    )
     with pytest.raises(LoadError, match="password-protected") as info:
         load(path)
     assert not isinstance(info.value, NoTextError)
@@ -112,12 +124,15 @@ def test_docx_keeps_body_order_tables_and_headings(tmp_path):
     text = page.text
     assert "Site | Incidents | Days lost" in text
     assert "Rotterdam | 7 | 19" in text
-    assert text.index("fell in the third quarter") < text.index("Hamburg | 4 | 12") \
+    assert (
+        text.index("fell in the third quarter")
+        < text.index("Hamburg | 4 | 12")
         < text.index("at most 3 incidents")
+    )
     headings = dict((h, at) for at, h in page.headings)
     assert set(headings) == {"Quarterly Safety Report", "Incidents by site"}
     at = headings["Incidents by site"]
-    assert text[at:at + len("Incidents by site")] == "Incidents by site"
+    assert text[at : at + len("Incidents by site")] == "Incidents by site"
 
 
 def test_sample_docx_table_text_present():
@@ -126,10 +141,13 @@ def test_sample_docx_table_text_present():
     assert "Engineering | Dell Precision 5680, 64 GB RAM | two 27-inch 4K" in page.text
 
 
-@pytest.mark.parametrize("data, reason", [
-    (b"PK\x03\x04 not really a zip archive", "not a valid Word document"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 500, "password-protected"),
-])
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"PK\x03\x04 not really a zip archive", "not a valid Word document"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 500, "password-protected"),
+    ],
+)
 def test_broken_docx(tmp_path, data, reason):
     path = tmp_path / "broken.docx"
     path.write_bytes(data)
@@ -150,13 +168,15 @@ def test_html_visible_text_only():
     names = [h for _, h in page.headings]
     assert names[:3] == ["Product FAQ", "Ordering", "What is the minimum order?"]
     for at, heading in page.headings:
-        assert page.text[at:at + len(heading)] == heading
+        assert page.text[at : at + len(heading)] == heading
 
 
 def test_html_declared_charset_and_hidden_elements(tmp_path):
-    html = ('<html><head><meta charset="gbk"><title>价格表</title></head><body>'
-            '<p>茶叶每箱<b>120</b>元。</p><div hidden>内部备注</div>'
-            '<p style="display: none">隐藏</p><template><p>模板</p></template></body></html>')
+    html = (
+        '<html><head><meta charset="gbk"><title>价格表</title></head><body>'
+        "<p>茶叶每箱<b>120</b>元。</p><div hidden>内部备注</div>"
+        '<p style="display: none">隐藏</p><template><p>模板</p></template></body></html>'
+    )
     path = tmp_path / "prices.html"
     path.write_bytes(html.encode("gbk"))
     title, (page,) = read_all(path)
@@ -171,8 +191,9 @@ def test_html_declared_charset_and_hidden_elements(tmp_path):
 TEXT = "员工出差住宿标准为每晚不超过人民币600元。\nHotel limit: EUR 160 per night.\n"
 
 
-@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-be-bom", "gbk",
-                                      "gb18030"])
+@pytest.mark.parametrize(
+    "encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-be-bom", "gbk", "gb18030"]
+)
 def test_text_encodings(tmp_path, encoding):
     if encoding == "utf-16-be-bom":
         data = b"\xfe\xff" + TEXT.encode("utf-16-be")
@@ -257,8 +278,10 @@ def test_non_utf8_file_name_loads(tmp_path):
     assert "soup" in pages[0].text
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
-                    reason="root reads files whatever their permissions")
+@pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0,
+    reason="root reads files whatever their permissions",
+)
 def test_unreadable_file(tmp_path):
     path = tmp_path / "private.txt"
     path.write_text("secret", encoding="utf-8")

@@ -23,13 +23,27 @@ def reasons(problems) -> dict[str, tuple[FileStatus, str]]:
 
 
 def test_supported_files_sorted_with_relative_paths(tmp_path):
-    for name in ("b.md", "a.TXT", "sub/c.pdf", "sub/deeper/d.HTML", "e.docx", "f.htm",
-                 "g.markdown"):
+    for name in (
+        "b.md",
+        "a.TXT",
+        "sub/c.pdf",
+        "sub/deeper/d.HTML",
+        "e.docx",
+        "f.htm",
+        "g.markdown",
+    ):
         touch(tmp_path / name)
     documents, problems = scan_folder(tmp_path)
     rels = [rel for _, rel in documents]
-    assert rels == ["a.TXT", "b.md", "e.docx", "f.htm", "g.markdown", "sub/c.pdf",
-                    "sub/deeper/d.HTML"]
+    assert rels == [
+        "a.TXT",
+        "b.md",
+        "e.docx",
+        "f.htm",
+        "g.markdown",
+        "sub/c.pdf",
+        "sub/deeper/d.HTML",
+    ]
     assert all(path.is_absolute() and path.is_file() for path, _ in documents)
     assert problems == []
     assert scan_folder(tmp_path) == (documents, problems)  # deterministic
@@ -67,8 +81,10 @@ def test_symlinks_followed_and_loops_reported(tmp_path):
     assert found["docs-alias"] == (FileStatus.SKIPPED, "same folder as docs, already scanned")
     assert found["self.txt"][0] is FileStatus.FAILED
     assert "loop" in found["self.txt"][1]
-    assert found["dangling.txt"] == (FileStatus.FAILED,
-                                     "broken symbolic link: its target does not exist")
+    assert found["dangling.txt"] == (
+        FileStatus.FAILED,
+        "broken symbolic link: its target does not exist",
+    )
 
 
 def test_fifo_is_not_read(tmp_path):
@@ -79,8 +95,10 @@ def test_fifo_is_not_read(tmp_path):
     assert reasons(problems)["pipe.txt"][0] is FileStatus.SKIPPED
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
-                    reason="root reads files whatever their permissions")
+@pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0,
+    reason="root reads files whatever their permissions",
+)
 def test_unreadable_file_and_folder(tmp_path):
     touch(tmp_path / "private.txt").chmod(0)
     (tmp_path / "locked").mkdir()
