@@ -68,19 +68,22 @@ class Engine:
             if self._chunker is None:
                 from rag.chunking import Chunker
 
-                s = self.settings.index
-                emb = self.embedder
-                size = min(s.chunk_tokens, emb.max_tokens)
-                overlap = min(s.chunk_overlap, size // 2)
-                self._chunker = Chunker(emb.count_tokens, size, overlap)
+                size, overlap = self._chunk_sizes()
+                self._chunker = Chunker(self.embedder.count_tokens, size, overlap)
             return self._chunker
+
+    def _chunk_sizes(self) -> tuple[int, int]:
+        """Chunk length kept inside the embedding window (which also holds [CLS] and [SEP]:
+        the model silently drops whatever does not fit)."""
+        s = self.settings.index
+        size = min(s.chunk_tokens, self.embedder.max_tokens - 2)
+        return size, min(s.chunk_overlap, size // 2)
 
     def _index_meta(self) -> dict:
         emb = self.embedder
-        s = self.settings.index
+        size, overlap = self._chunk_sizes()
         return {"schema": INDEX_SCHEMA, "embedding_model": emb.model_id, "dim": emb.dim,
-                "chunk_tokens": min(s.chunk_tokens, emb.max_tokens),
-                "chunk_overlap": min(s.chunk_overlap, min(s.chunk_tokens, emb.max_tokens) // 2)}
+                "chunk_tokens": size, "chunk_overlap": overlap}
 
     def open_folder(self, folder: Path) -> None:
         """Open the saved index of ``folder`` (creating an empty one); does not index."""
