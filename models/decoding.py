@@ -51,7 +51,7 @@ class DecodingParams:
         0.1, "How quickly mirostat adapts towards its target surprise.", min=0.0, max=1.0,
         flag="mirostat-eta")
     seed: int = option(
-        -1, "Random seed; the same seed and settings give the same answer (-1 = random).",
+        -1, "Random seed for sampling, to make a run repeatable (-1 = a new seed each time).",
         min=-1, max=2**32 - 1)
     max_tokens: int = option(
         512, "The longest answer, in tokens.", min=1, max=32768, flag="max-tokens")
