@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -34,6 +34,7 @@ SUPPORTED_AT = 0.6  # combined lexical+semantic strength for "supported"
 WEAK_AT = 0.4  # ... and for "weak"
 LEXICAL_WEIGHT = 0.5  # strength = w * lexical + (1 - w) * semantic
 QUOTE_CHARS = 160  # how much of a source sentence the evidence quotes
+CANDIDATES_PER_CLAIM = 3  # source sentences embedded per answer sentence
 
 
 class Embedder(Protocol):
@@ -261,7 +262,8 @@ class _Prepared:
     numbers: set[str]
     terms: set[str]
     sentences: list[str]  # the source split into sentences, for the best quote
-    rows: range = range(0)  # rows of the embedding matrix holding those sentences
+    sentence_terms: list[set[str]]
+    columns: dict[int, int] = field(default_factory=dict)  # sentence -> column of embedded ones
 
 
 @dataclass
@@ -287,17 +289,23 @@ def check_answer(text: str, sources: Sequence[Source],
     prepared = {s.number: _prepare(s) for s in sources}
     claims = [strip_citations(text[a:b]) for a, b in spans]
 
+    claim_terms = [content_terms(c) for c in claims]
     sim: np.ndarray | None = None
     if embedder is not None and sources:
+        # Only the source sentences sharing most words with some answer sentence are
+        # embedded: a few per claim instead of every sentence of every passage.
         batch = list(claims)
-        for p in prepared.values():
-            p.rows = range(len(batch), len(batch) + len(p.sentences))
-            batch.extend(p.sentences)
+        for terms in claim_terms:
+            ranked = sorted(((len(terms & st), -j, p.source.number, j)
+                             for p in prepared.values()
+                             for j, st in enumerate(p.sentence_terms)), reverse=True)
+            for overlap, _, number, j in ranked[:CANDIDATES_PER_CLAIM]:
+                p = prepared[number]
+                if overlap and j not in p.columns:
+                    p.columns[j] = len(batch) - len(claims)
+                    batch.append(p.sentences[j])
         vectors = np.asarray(embedder.embed(batch), dtype=np.float32)
         sim = vectors[: len(claims)] @ vectors[len(claims):].T
-        offset = len(claims)
-        for p in prepared.values():
-            p.rows = range(p.rows.start - offset, p.rows.stop - offset)
 
     out: list[AnswerSentence] = []
     for i, ((a, b), claim) in enumerate(zip(spans, claims, strict=True)):
@@ -314,7 +322,7 @@ def check_answer(text: str, sources: Sequence[Source],
             continue
         row = sim[i] if sim is not None else None
         sentence_facts = facts(claim)
-        terms = content_terms(claim)
+        terms = claim_terms[i]
         judged = _judge(claim, terms, sentence_facts, [prepared[n] for n in cited], row) \
             if cited else None
         if judged is None or judged.support is not Support.SUPPORTED:
@@ -365,8 +373,9 @@ def _prepare(source: Source) -> _Prepared:
     text = source.text
     sentences = [text[a:b] for a, b in split_sentences(text)] or [text]
     folded = _fold(text)
-    return _Prepared(source, folded, set(_numbers(folded)), content_terms(text),
-                     [" ".join(s.split()) for s in sentences])
+    sentences = [" ".join(s.split()) for s in sentences]
+    return _Prepared(source, folded, set(_numbers(folded)), content_terms(text), sentences,
+                     [content_terms(s) for s in sentences])
 
 
 def _judge(claim: str, terms: set[str], sentence_facts: list[str], group: list[_Prepared],
@@ -378,13 +387,13 @@ def _judge(claim: str, terms: set[str], sentence_facts: list[str], group: list[_
                if not any(_has_fact(f, p.folded, p.numbers) for p in group)]
     best_sim, quote = 0.0, ""
     for p in group:
-        if sim_row is not None and len(p.rows):
-            k = int(np.argmax(sim_row[p.rows.start:p.rows.stop]))
-            s = float(sim_row[p.rows.start + k])
-        else:
-            k = max(range(len(p.sentences)),
-                    key=lambda j: len(terms & content_terms(p.sentences[j])))
+        k = max(range(len(p.sentences)), key=lambda j: len(terms & p.sentence_terms[j]))
+        s = 0.0
+        if sim_row is None:
             s = lexical
+        elif p.columns:
+            k, column = max(p.columns.items(), key=lambda kc: sim_row[kc[1]])
+            s = float(sim_row[column])
         if s >= best_sim or not quote:
             best_sim, quote = s, p.sentences[k]
     strength = LEXICAL_WEIGHT * lexical + (1 - LEXICAL_WEIGHT) * max(best_sim, 0.0)

@@ -5,39 +5,13 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from models.base import Generation, StopReason
+from models.base import StopReason
 from models.decoding import preset
 from rag.asking import answer_question, retrieval_query
 from rag.render import format_answer
 from rag.types import Hit, Support, Turn
+from tests.fakes import FakeLLM
 from tests.test_grounding import HashingEmbedder
-
-try:
-    from tests.fakes import FakeLLM
-except ImportError:  # the shared fake is not there yet: a minimal one of the same shape
-
-    class FakeLLM:  # type: ignore[no-redef]
-        n_ctx = 4096
-
-        def __init__(self) -> None:
-            self.replies: list[str] = []
-            self.calls: list[list[dict[str, str]]] = []
-
-        def enqueue(self, text: str) -> None:
-            self.replies.append(text)
-
-        def count_tokens(self, text: str) -> int:
-            return len(text.split())
-
-        def format_chat(self, messages):
-            return "\n".join(f"<{m['role']}>{m['content']}" for m in messages)
-
-        def generate(self, messages, params, on_token=None, should_stop=None):
-            self.calls.append(messages)
-            text = self.replies.pop(0)
-            if on_token:
-                on_token(text)
-            return Generation(text, StopReason.FINISHED, 100, len(text.split()), 0.5, 20.0, 1.5)
 
 
 class FakeRetriever:
@@ -70,7 +44,7 @@ def ask(llm, question="What is the travel budget for 2023?", history=(), hits=HI
 
 
 def test_an_answer_is_checked_sentence_by_sentence_with_numbered_sources():
-    llm = FakeLLM()
+    llm = FakeLLM(ttft_s=0.5)
     llm.enqueue("The travel budget for 2023 is $45,000 [1]. Laptops are replaced every 4 years. "
                 "The budget doubles in 2024 [1][5].")
     answer, _ = ask(llm)
