@@ -96,11 +96,20 @@ class MainWindow(QMainWindow):
     model_loaded = Signal(object)  # ModelInfo, or the exception
     passage_shown = Signal(object)  # Source
 
-    def __init__(self, engine: Any, settings: Settings, *, save_settings: bool = True) -> None:
+    def __init__(
+        self,
+        engine: Any,
+        settings: Settings,
+        *,
+        save_settings: bool = True,
+        preload_model: bool = True,
+    ) -> None:
         super().__init__()
         self.engine = engine
         self.settings = settings
         self.save_settings = save_settings
+        self.preload_model = preload_model  # load the LLM at start, so the first answer is quick
+        self._pending_question: str | None = None
         self.workers = Workers(self)
         self.folder: Path | None = None
         self.exchanges: list[tuple[str, Answer | str]] = []
@@ -159,6 +168,9 @@ class MainWindow(QMainWindow):
         self._shortcut("Ctrl+L", self.focus_question)
 
         self.resize(1280, 800)
+        self.resizeDocks(
+            [self.library_dock, self.right_dock], [300, 430], Qt.Orientation.Horizontal
+        )
         if settings.ui.geometry:
             self.restoreGeometry(_decode(settings.ui.geometry))
         if settings.ui.state:
@@ -263,14 +275,23 @@ class MainWindow(QMainWindow):
     def ask(self, question: str) -> None:
         if self.workers.busy("ask"):
             return
+        if self.workers.busy("model"):  # asked while the model loads: ask once it is ready
+            self._pending_question = question
+            self.chat.add_question(question)
+            self.chat.begin_answer()
+            self.chat.set_busy(True)
+            self.chat.hint.setText("Loading the model…")
+            return
         if self.folder is None:
             self.chat.set_empty(True)
             self.statusBar().showMessage("Choose a folder first (Ctrl+O).", 6000)
             return
         history = [Turn(q, a.text) for q, a in self.exchanges if isinstance(a, Answer)]
         decoding, engine = self.settings.decoding, self.engine
-        self.chat.add_question(question)
-        self.chat.begin_answer()
+        if self._pending_question != question:
+            self.chat.add_question(question)
+            self.chat.begin_answer()
+        self._pending_question = None
         self.chat.set_busy(True)
         self._question = question
         self._ask_job = self.workers.start(
@@ -365,6 +386,8 @@ class MainWindow(QMainWindow):
             self.model_panel.set_models(models, self.settings.model.model)
             self.model_panel.set_device(device)
             self.device_label.setText(device)
+            if self.preload_model and getattr(self.engine, "model_info", None) is None:
+                self.load_model(self.settings.model.model)
 
         self.workers.start(
             "models",
@@ -409,9 +432,15 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Could not load the model", str(exc) or repr(exc))
             emit(self.model_loaded, exc)
 
+        def finished() -> None:
+            if self._pending_question is not None:
+                self.ask(self._pending_question)
+
         self.model_panel.set_loading(True)
         self.statusBar().showMessage(f"Loading {Path(spec).name}…", 5000)
-        self.workers.start("model", work, progress=progress, done=done, failed=failed)
+        self.workers.start(
+            "model", work, progress=progress, done=done, failed=failed, finished=finished
+        )
 
     def _show_model(self, info: Any) -> None:
         if info is not None:

@@ -68,8 +68,12 @@ class PdfPage(QLabel):
         ratio = self.devicePixelRatioF()
         scale = width / points.width()
         size = QSize(int(width * ratio), int(points.height() * scale * ratio))
-        image: QImage = doc.render(page, size)
+        rendered: QImage = doc.render(page, size)
+        # PDF pages are paper: transparent parts show white, whatever the theme.
+        image = QImage(rendered.size(), QImage.Format.Format_ARGB32_Premultiplied)
+        image.fill(Qt.GlobalColor.white)
         painter = QPainter(image)
+        painter.drawImage(0, 0, rendered)
         colour = QColor(self.palette().color(QPalette.ColorRole.Highlight))
         colour.setAlpha(90)
         box = QRectF()
@@ -113,6 +117,7 @@ class SourceViewer(QWidget):
         self.page_scroll = QScrollArea(self)
         self.page_scroll.setWidget(self.page_view)
         self.page_scroll.setWidgetResizable(True)
+        self.page_scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.page_scroll.setBackgroundRole(QPalette.ColorRole.Dark)
         self.text = QPlainTextEdit(self)
         self.text.setReadOnly(True)
@@ -201,7 +206,7 @@ class SourceViewer(QWidget):
         self.page = index
         self.prev_button.setEnabled(index > 0)
         self.next_button.setEnabled(index < self.pdf.pageCount() - 1)
-        width = max(self.page_scroll.viewport().width() - 4, 200)
+        width = max(self.page_scroll.viewport().width() - 2, 200)
         rects = self.passage_rects if index == self.passage_page else []
         self.highlight_box = self.page_view.render(self.pdf, index, width, rects)
         if not scroll:

@@ -94,6 +94,7 @@ class Workers(QObject):
     ) -> Job:
         """Run ``fn(job)`` in the background; the handlers run on the GUI thread."""
         job = Job(name, fn, self)
+        job.finished.connect(lambda: self._forget(job))  # first, so handlers see it finished
         if done:
             job.done.connect(done)
         if failed:
@@ -104,7 +105,6 @@ class Workers(QObject):
             job.token.connect(token)
         if finished:
             job.finished.connect(finished)
-        job.finished.connect(lambda: self._forget(job))
         job.running = True
         self._jobs.add(job)
         self._pool.start(_Runnable(job))

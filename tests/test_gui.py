@@ -65,8 +65,10 @@ def make_engine(**kw) -> FakeEngine:
 def window(qtbot, config_dir):
     made: list[MainWindow] = []
 
-    def make(engine: FakeEngine | None = None, settings: Settings | None = None) -> MainWindow:
-        w = MainWindow(engine or make_engine(), settings or Settings.load())
+    def make(
+        engine: FakeEngine | None = None, settings: Settings | None = None, preload: bool = False
+    ) -> MainWindow:
+        w = MainWindow(engine or make_engine(), settings or Settings.load(), preload_model=preload)
         qtbot.addWidget(w)
         w.show()
         made.append(w)
@@ -252,6 +254,17 @@ def test_bad_model_file_shows_a_dialog(qtbot, window, tmp_path, monkeypatch):
     with qtbot.waitSignal(w.model_loaded, timeout=5000):
         w.load_model("small")
     assert "SmolLM2" in w.model_label.text()
+
+
+def test_model_loads_at_start(qtbot, window, docs):
+    engine = make_engine()
+    w = window(engine, preload=True)
+    open_and_index(qtbot, w, docs)
+    with qtbot.waitSignal(w.answer_finished, timeout=5000) as blocker:
+        w.ask("What is the travel cap?")
+    assert isinstance(blocker.args[0], Answer)
+    assert engine.model_info is not None and "Qwen" in w.model_label.text()
+    assert w.chat.transcript.toPlainText().count("You: What is the travel cap?") == 1
 
 
 def test_decoding_panel_has_a_control_for_every_option(qtbot, window):
