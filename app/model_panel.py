@@ -254,7 +254,7 @@ class ModelPanel(QWidget):
             "The bundled models are small (0.5 billion and 135 million parameters): they are "
             "quick but miss or misread facts. For better answers, put a larger instruction-"
             f"tuned GGUF file (for example a 3B–8B model at Q4_K_M) in {models_dir} and it "
-            "appears in this list, or choose one with Browse….",
+            "appears in this list, or choose one with Browse…",
             self,
         )
         self.note.setWordWrap(True)
