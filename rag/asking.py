@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from models.decoding import DecodingParams
 
 REFUSAL_SOURCES = 3  # closest passages listed with a refusal
+RELATIVE_FLOOR = 0.5  # passages scoring under this share of the best one are not sent
 FOLLOW_UP_WORDS = 6  # a question this short, after another one, is read as a follow-up
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # Pronouns are matched in lower case (or capitalized first), so "IT" is not "it".
@@ -45,7 +46,10 @@ def answer_question(question: str, history: Sequence[Turn], *, retriever: Any, l
     query = retrieval_query(question, history)
     hits: list[Hit] = list(retriever.search(query, k=k, relevance_floor=0.0))
     stats.retrieve_s = time.perf_counter() - t0
-    relevant = [h for h in hits if h.score >= relevance_floor]
+    # Passages far weaker than the best one rarely help and each costs prompt-reading
+    # time, which on a CPU is most of the wait: keep those within RELATIVE_FLOOR of it.
+    best = max((h.score for h in hits), default=0.0)
+    relevant = [h for h in hits if h.score >= max(relevance_floor, RELATIVE_FLOOR * best)]
     if not relevant:
         return refusal(question, hits, relevance_floor, stats)
 
@@ -62,7 +66,7 @@ def answer_question(question: str, history: Sequence[Turn], *, retriever: Any, l
 
     t1 = time.perf_counter()
     text = gen.text.strip()
-    sentences = grounding.check_answer(text, prompt.sources, embedder)
+    sentences = grounding.check_answer(text, prompt.sources, embedder, question=question)
     stats.check_s = time.perf_counter() - t1
 
     notes = [_stop_note(stats.stop_reason, int(decoding.max_tokens)), getattr(gen, "note", "")]

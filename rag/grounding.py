@@ -275,9 +275,13 @@ class _Judgement:
     sources: tuple[int, ...]
 
 
-def check_answer(text: str, sources: Sequence[Source],
-                 embedder: Embedder | None) -> list[AnswerSentence]:
+def check_answer(text: str, sources: Sequence[Source], embedder: Embedder | None,
+                 question: str = "") -> list[AnswerSentence]:
     """Split ``text`` into sentences and mark each one against ``sources``.
+
+    Numbers and names that the ``question`` itself states ("Who approves a trip of
+    EUR 12,000?") need not occur in a source: an answer repeating them is
+    restating the question, not claiming them.
 
     ``embedder`` may be None (lexical evidence only, e.g. when the embedding model
     failed to load).
@@ -290,6 +294,7 @@ def check_answer(text: str, sources: Sequence[Source],
     claims = [strip_citations(text[a:b]) for a, b in spans]
 
     claim_terms = [content_terms(c) for c in claims]
+    given = set(facts(question)) if question else set()
     sim: np.ndarray | None = None
     if embedder is not None and sources:
         # Only the source sentences sharing most words with some answer sentence are
@@ -321,7 +326,7 @@ def check_answer(text: str, sources: Sequence[Source],
                 invalid))
             continue
         row = sim[i] if sim is not None else None
-        sentence_facts = facts(claim)
+        sentence_facts = [f for f in facts(claim) if f not in given]
         terms = claim_terms[i]
         judged = _judge(claim, terms, sentence_facts, [prepared[n] for n in cited], row) \
             if cited else None
@@ -340,8 +345,12 @@ def check_answer(text: str, sources: Sequence[Source],
                     f"{why}{found} [{n}]: “{best.quote}”", invalid))
                 continue
         if judged is None:
-            out.append(AnswerSentence(raw, a, b, (), Support.UNCITED,
-                                      "No source says this, and the model cited none.", invalid))
+            why = "No source says this, and the model cited none."
+            if best is not None and best.strength >= WEAK_AT and best.missing:
+                listed = ", ".join(f"“{m}”" for m in best.missing[:3])
+                why = (f"Not cited by the model; the closest passage, [{best.sources[0]}], "
+                       f"does not contain {listed}.")
+            out.append(AnswerSentence(raw, a, b, (), Support.UNCITED, why, invalid))
             continue
         out.append(AnswerSentence(raw, a, b, model_cites, judged.support,
                                   _evidence(judged, cited), invalid))

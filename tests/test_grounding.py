@@ -150,3 +150,12 @@ def test_works_without_an_embedder():
                            "9 years [2].", SOURCES, None)
     assert ok.support is Support.SUPPORTED
     assert bad.support is Support.UNSUPPORTED
+
+
+def test_facts_stated_by_the_question_need_not_be_in_a_source():
+    claim = "Maria Lopez runs the helpdesk for the 12 offices [2]."
+    [without] = check_answer(claim, SOURCES, HashingEmbedder())
+    [given] = check_answer(claim, SOURCES, HashingEmbedder(),
+                           question="Who runs the helpdesk for the 12 offices?")
+    assert without.support is Support.UNSUPPORTED and "“12”" in without.evidence
+    assert given.support is not Support.UNSUPPORTED
