@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import pytest
+
 from models.base import StopReason
 from models.decoding import preset
 from rag.asking import answer_question, retrieval_query
@@ -112,3 +114,25 @@ def test_a_repetition_stop_is_noted():
     answer, _ = ask(llm)
     assert answer.stats.stop_reason == "repetition"
     assert "repeating itself" in answer.note
+
+
+@pytest.mark.slow
+def test_the_default_model_answers_from_the_sample_folder_with_a_valid_citation(
+        tmp_path, monkeypatch):
+    from rag.engine import Engine
+    from rag.settings import ModelSettings, RetrievalSettings, Settings
+    from tests.conftest import EXAMPLES
+
+    monkeypatch.setenv("QUARRY_DATA_DIR", str(tmp_path))
+    settings = Settings(model=ModelSettings(model="default", ctx=4096),
+                        retrieval=RetrievalSettings(k=3))
+    with Engine(settings) as engine:
+        engine.index(EXAMPLES)
+        answer = engine.ask("What is the per diem for international travel?",
+                            decoding=dataclasses.replace(preset("precise"), max_tokens=48))
+    assert not answer.refused and answer.text
+    cited = {c.source for s in answer.sentences for c in s.citations}
+    by_number = {s.number: s for s in answer.sources}
+    assert cited <= set(by_number)
+    assert any("75" in by_number[n].text for n in cited), format_answer(answer)
+    assert answer.stats.prompt_tokens > 0 and answer.stats.check_s < answer.stats.generate_s
