@@ -85,7 +85,7 @@ class LlamaCppLLM:
     """A loaded GGUF model. Not thread-safe: one generation at a time."""
 
     def __init__(self, llama: Any, info: ModelInfo, device: str, n_ctx: int,
-                 note: str = "") -> None:
+                 note: str = "", gpu_layers: int = 0) -> None:
         import llama_cpp
 
         self._lib = llama_cpp
@@ -94,6 +94,7 @@ class LlamaCppLLM:
         self.device = device
         self.n_ctx = n_ctx
         self.note = note  # what loading had to do differently (fallbacks), for the user
+        self.gpu_layers = gpu_layers  # as loaded, after any fallback
         self._formatter: Any = None
         model = llama._model
         self._bos = llama.token_bos()
@@ -244,7 +245,7 @@ def load(spec: str = "default", *, gpu_layers: int = -1, n_ctx: int = 0, threads
                              threads=threads)
     if on_progress:
         on_progress(1, 1, f"Loaded {info.name} on {device}")
-    return LlamaCppLLM(llama, info, device, llama.n_ctx(), note)
+    return LlamaCppLLM(llama, info, device, llama.n_ctx(), note, layers)
 
 
 def model_info(spec_or_path: str | Path) -> ModelInfo:
