@@ -13,8 +13,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-_WORD = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]|[^\W_]+|[^\w\s]",
-                   re.UNICODE)
+_CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+_CJK = re.compile(f"[{_CJK_CHARS}]")
+# A CJK character is a word of its own; other words are runs of letters and digits.
+_WORD = re.compile(f"[{_CJK_CHARS}]|[^\\W{_CJK_CHARS}_]+|[^\\w\\s]")
 
 
 @dataclass
@@ -40,7 +42,7 @@ class RepetitionGuard:
         text = self._tail + piece
         # The last word may continue in the next piece: hold it back.
         cut = len(text)
-        while cut > 0 and (text[cut - 1].isalnum()):
+        while cut > 0 and text[cut - 1].isalnum() and not _CJK.match(text[cut - 1]):
             cut -= 1
         if cut == 0:
             self._tail = text

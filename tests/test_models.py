@@ -411,3 +411,13 @@ def test_generation_is_a_plain_record():
 def test_fake_can_fix_the_reported_time_to_first_token():
     g = FakeLLM(default_reply="ok", ttft_s=0.5).generate(ASK, DecodingParams())
     assert g.ttft_s == 0.5 and g.total_s >= 0.5
+
+
+def test_repetition_guard_reads_chinese_streamed_character_by_character():
+    guard = RepetitionGuard()
+    fired_at = next((i for i in range(400) if guard.feed("公司的差旅预算"[i % 7])), None)
+    assert fired_at is not None and fired_at < 120  # no punctuation needed to see the loop
+    quiet = RepetitionGuard()
+    text = ("诺斯温德公司二零二三年的差旅预算为四万五千美元"
+            "由销售和工程团队共同使用六小时以内的航班必须乘坐经济舱")
+    assert not any(quiet.feed(ch) for ch in text)
