@@ -93,11 +93,15 @@ class Embedder:
     Thread-safe: the model is loaded once, under a lock, on first use.
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32,
+                 english_only: bool | None = None) -> None:
+        """``english_only`` says the model cannot read other languages (retrieval then
+        trusts the lexical index for them); by default True for the bundled model only."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         self.path = resolve_model_path(model)
         self.batch_size = batch_size
+        self.english_only = (model == DEFAULT_MODEL) if english_only is None else english_only
         self._name = "all-MiniLM-L6-v2" if model == DEFAULT_MODEL else self.path.name
         self._model_id: str | None = None
         self._model: SentenceTransformer | None = None

@@ -97,6 +97,15 @@ def _cjk_tokens(run: str, for_query: bool) -> list[str]:
     return list(run) + bigrams
 
 
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+
+
+def cjk_share(text: str) -> float:
+    """The share of ``text``'s letters that are CJK characters (0 for no letters)."""
+    letters = sum(1 for c in text if c.isalpha())
+    return len(_CJK_CHAR.findall(text)) / letters if letters else 0.0
+
+
 def tokenize(text: str) -> list[str]:
     """Every token of ``text``, in order, as written into the index."""
     return _scan(text, for_query=False)

@@ -15,8 +15,14 @@ The ``score`` on every hit is an absolute relevance in 0..1, so a floor can say
   passage, weighted by inverse document frequency (a rare term counts more; a
   question term that occurs nowhere in the folder counts fully as missing).
 
-and joins them as a noisy-or, ``1 - (1 - dense) * (1 - lexical)``: either kind
-of strong evidence makes a hit relevant, and weak evidence of both kinds adds up.
+and joins them as a noisy-or, ``1 - (1 - w * dense) * (1 - lexical)``: either
+kind of strong evidence makes a hit relevant, and weak evidence of both adds up.
+
+``w`` is how far the embedding model can read the question: 1, except for an
+English-only model (the bundled one), where it is the share of the question's
+letters that are not CJK. A Chinese question then ranks and scores by the lexical
+index alone (with the dense list as a faint tie-breaker), instead of by the
+cosine noise an English model gives Chinese text.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from rag.types import Hit
 RRF_K = 60  # the usual constant of reciprocal-rank fusion
 COS_NONE = 0.15
 COS_FULL = 0.65
+MIN_DENSE_WEIGHT = 0.05  # the dense list still breaks ties for a question the model cannot read
 DUPLICATE_JACCARD = 0.9  # token-set similarity above which two passages say the same thing
 
 
@@ -89,10 +96,11 @@ class Retriever:
 
     def _candidates(self, question: str, qvec: np.ndarray, dense: list[tuple[int, float]],
                     lexical_hits: list[tuple[int, float]]) -> list[_Candidate]:
+        w = dense_weight(question, getattr(self.embedder, "english_only", False))
         rrf: dict[int, float] = {}
         cosine = dict(dense)
         for rank, (cid, _) in enumerate(dense, 1):
-            rrf[cid] = rrf.get(cid, 0.0) + 1.0 / (RRF_K + rank)
+            rrf[cid] = rrf.get(cid, 0.0) + max(w, MIN_DENSE_WEIGHT) / (RRF_K + rank)
         lex_rank = {}
         for rank, (cid, _) in enumerate(lexical_hits, 1):
             rrf[cid] = rrf.get(cid, 0.0) + 1.0 / (RRF_K + rank)
@@ -112,7 +120,7 @@ class Retriever:
             tokens = frozenset(token_text.get(row.id, "").split())
             covered = sum(w for t, w in weights.items() if t in tokens) / total if total else 0.0
             c = _Candidate(row, rrf[row.id], cosine[row.id], lex_rank.get(row.id), tokens)
-            c.score = relevance(c.cosine, covered)
+            c.score = relevance(c.cosine, covered, w)
             out.append(c)
         return out
 
@@ -124,9 +132,14 @@ class Retriever:
         return {t: math.log(1.0 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in tokens}
 
 
-def relevance(cosine: float, lexical_coverage: float) -> float:
+def dense_weight(question: str, english_only: bool) -> float:
+    """How far the embedding model can read ``question`` (see the module docstring)."""
+    return 1.0 - lexical.cjk_share(question) if english_only else 1.0
+
+
+def relevance(cosine: float, lexical_coverage: float, dense_weight: float = 1.0) -> float:
     """The absolute 0..1 relevance of a passage (see the module docstring)."""
-    dense = min(1.0, max(0.0, (cosine - COS_NONE) / (COS_FULL - COS_NONE)))
+    dense = min(1.0, max(0.0, (cosine - COS_NONE) / (COS_FULL - COS_NONE))) * dense_weight
     lex = min(1.0, max(0.0, lexical_coverage))
     return 1.0 - (1.0 - dense) * (1.0 - lex)
 

@@ -1,0 +1,105 @@
+"""The embedder: the bundled model, offline, normalized, and identical to sentence-transformers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.embeddings import Embedder, EmbeddingModelError, resolve_model_path
+
+TEXTS = [
+    "Employees book economy class for flights under six hours.",
+    "Northwind's travel budget for 2023 was $1,200 per person.",
+    "北京是中国的首都。",
+    "",
+]
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    e = Embedder()
+    e.model  # noqa: B018 - load once for the session
+    return e
+
+
+def test_importing_does_not_load_torch() -> None:
+    code = ("import sys, rag.embeddings; e = rag.embeddings.Embedder(); e.model_id; "
+            "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(EmbeddingModelError, match="does not exist"):
+        Embedder(str(tmp_path / "nowhere"))
+
+
+def test_a_folder_that_is_not_a_model_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(EmbeddingModelError, match="not a sentence-transformers model"):
+        Embedder(str(tmp_path))
+
+
+@pytest.mark.slow
+def test_a_broken_model_folder_fails_on_load_with_the_folder_named(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{ this is not json")
+    e = Embedder(str(tmp_path))
+    with pytest.raises(EmbeddingModelError, match=str(tmp_path)):
+        e.embed(["x"])
+
+
+def test_model_id_names_the_model_and_changes_with_its_configuration(tmp_path: Path) -> None:
+    default = resolve_model_path("default")
+    copy = tmp_path / "my-model"
+    copy.mkdir()
+    for f in default.iterdir():
+        (copy / f.name).symlink_to(f)
+    assert Embedder().model_id.startswith("all-MiniLM-L6-v2@")
+    assert Embedder().model_id == Embedder().model_id
+    same = Embedder(str(copy)).model_id
+    assert same.startswith("my-model@") and same.split("@")[1] == Embedder().model_id.split("@")[1]
+    (copy / "config.json").unlink()
+    config = json.loads((default / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps({**config, "hidden_dropout_prob": 0.5}))
+    assert Embedder(str(copy)).model_id.split("@")[1] != same.split("@")[1]
+
+
+@pytest.mark.slow
+def test_offline_mode_is_set_when_loading(embedder: Embedder) -> None:
+    assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["TRANSFORMERS_OFFLINE"] == "1"
+
+
+@pytest.mark.slow
+def test_vectors_are_normalized_float32_and_match_sentence_transformers(embedder: Embedder) -> None:
+    vecs = embedder.embed(TEXTS)
+    assert vecs.dtype == np.float32
+    assert vecs.shape == (len(TEXTS), 384) == (len(TEXTS), embedder.dim)
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    direct = embedder.model.encode(TEXTS, normalize_embeddings=True)
+    np.testing.assert_allclose(vecs, direct, atol=1e-5)
+    np.testing.assert_allclose(embedder.embed_query(TEXTS[1]), vecs[1], atol=1e-5)
+    assert embedder.embed([]).shape == (0, 384)
+
+
+@pytest.mark.slow
+def test_similar_meaning_is_closer(embedder: Embedder) -> None:
+    q = embedder.embed_query("How much money may staff spend on travel?")
+    d = embedder.embed(TEXTS[:2] + ["The cafeteria serves soup on Fridays."])
+    assert d[1] @ q > d[2] @ q
+
+
+@pytest.mark.slow
+def test_token_counts_use_the_model_tokenizer_without_a_cap(embedder: Embedder) -> None:
+    assert embedder.max_tokens == 256
+    text = TEXTS[1]
+    assert embedder.count_tokens(text) == len(
+        embedder.tokenizer(text, add_special_tokens=False)["input_ids"])
+    assert embedder.count_tokens("word " * 1000) == 1000  # beyond the window: counted, not cut
+    assert embedder.count_tokens("") == 0
