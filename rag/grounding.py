@@ -237,6 +237,10 @@ def _cjk_names(sentence: str) -> list[str]:
             if p.flag in ("nr", "ns", "nt", "nz") and len(p.word) >= 2 and _CJK.search(p.word)]
 
 
+def _fact_key(fact: str) -> str:
+    return _numbers(fact)[0] if fact[0].isdigit() else _fold(fact)
+
+
 def _has_fact(fact: str, folded_source: str, numbers: set[str]) -> bool:
     if fact[0].isdigit():
         return _numbers(fact)[0] in numbers
@@ -294,7 +298,7 @@ def check_answer(text: str, sources: Sequence[Source], embedder: Embedder | None
     claims = [strip_citations(text[a:b]) for a, b in spans]
 
     claim_terms = [content_terms(c) for c in claims]
-    given = set(facts(question)) if question else set()
+    given = {_fact_key(f) for f in facts(question)} if question else set()
     sim: np.ndarray | None = None
     if embedder is not None and sources:
         # Only the source sentences sharing most words with some answer sentence are
@@ -326,7 +330,7 @@ def check_answer(text: str, sources: Sequence[Source], embedder: Embedder | None
                 invalid))
             continue
         row = sim[i] if sim is not None else None
-        sentence_facts = [f for f in facts(claim) if f not in given]
+        sentence_facts = [f for f in facts(claim) if _fact_key(f) not in given]
         terms = claim_terms[i]
         judged = _judge(claim, terms, sentence_facts, [prepared[n] for n in cited], row) \
             if cited else None
