@@ -21,7 +21,6 @@ def run(
     what happened and exits: 0 when an answer came back, 1 otherwise. It works
     offscreen (QT_QPA_PLATFORM=offscreen), for installers and CI.
     """
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from app.main_window import MainWindow
@@ -42,7 +41,7 @@ def run(
         print("smoke test: no folder given (--docs DIR)", file=sys.stderr)
         return 2
     if folder is not None:
-        QTimer.singleShot(0, lambda: window.open_folder(Path(folder)))
+        window.open_folder(Path(folder))
 
     status = {"code": 0}
     if smoke_test:

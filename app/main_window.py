@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -175,7 +175,10 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(_decode(settings.ui.geometry))
         if settings.ui.state:
             self.restoreState(_decode(settings.ui.state))
-        self._list_models()
+        # The model list (and preload) waits until indexing has opened the folder: first use
+        # of the embedding and LLM libraries from two threads at once can fail mid-import.
+        self._models_listed = False
+        QTimer.singleShot(0, lambda: None if self.folder else self._list_models())
 
     def _dock(self, title: str, widget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -249,15 +252,21 @@ class MainWindow(QMainWindow):
 
         self.library.set_indexing(True)
         self.statusBar().showMessage("Indexing… you can already ask about what is indexed.")
+
+        def progress(done: int, total: int, detail) -> None:
+            self.library.show_progress(done, total, detail)
+            self._list_models()
+
         self._index_job = self.workers.start(
             "index",
             work,
-            progress=self.library.show_progress,
+            progress=progress,
             done=self._index_done,
             failed=self._index_failed,
         )
 
     def _index_done(self, result: tuple[IndexReport, list]) -> None:
+        self._list_models()
         report, files = result
         self.library.set_indexing(False)
         self.library.show_report(report)
@@ -266,6 +275,7 @@ class MainWindow(QMainWindow):
         emit(self.index_finished, report)
 
     def _index_failed(self, exc: BaseException) -> None:
+        self._list_models()
         self.library.set_indexing(False)
         self.library.show_error(str(exc))
         self.statusBar().showMessage(f"Indexing failed: {exc}", 10000)
@@ -379,6 +389,10 @@ class MainWindow(QMainWindow):
 
     # -- model -------------------------------------------------------------------------
     def _list_models(self) -> None:
+        """List the models and start loading the chosen one, once per window."""
+        if self._models_listed:
+            return
+        self._models_listed = True
         engine = self.engine
 
         def done(result) -> None:
