@@ -5,7 +5,9 @@ answer the same formatted prompt with the same greedy decoding; rounds alternate
 which side goes first and each round's prompt starts differently, so neither
 side gets a warmer KV cache. Printed: median time to first token and tokens/s,
 the ratios (models/ over raw; 1.0 means no overhead, target >= 0.95), the
-device string, and peak RSS.
+process CPU time per run (with --threads 1 this stays meaningful on a busy
+machine, where wall-clock figures swing with other load), the device string,
+and peak RSS.
 
     python bench/generate.py                  # the small and the default model
     python bench/generate.py --model small --rounds 5 --tokens 64
@@ -49,13 +51,18 @@ def peak_rss_mb() -> float:
     return kb / 1024 if sys.platform != "darwin" else kb / 1024 / 1024
 
 
-def run_ours(llm: LlamaCppLLM, prompt: str, params: DecodingParams) -> tuple[float, float, int]:
+Run = tuple[float, float, int, float]  # TTFT s, tokens/s, tokens, CPU seconds of the run
+
+
+def run_ours(llm: LlamaCppLLM, prompt: str, params: DecodingParams) -> Run:
+    cpu = time.process_time()
     g = llm.complete(prompt, params)
-    return g.ttft_s, g.tokens_per_s, g.completion_tokens
+    return g.ttft_s, g.tokens_per_s, g.completion_tokens, time.process_time() - cpu
 
 
-def run_raw(raw, prompt: str, params: DecodingParams) -> tuple[float, float, int]:
+def run_raw(raw, prompt: str, params: DecodingParams) -> Run:
     """The plain llama-cpp-python streaming loop; one chunk per token for this ASCII text."""
+    cpu = time.process_time()
     started = time.perf_counter()
     first = None
     n = 0
@@ -73,7 +80,8 @@ def run_raw(raw, prompt: str, params: DecodingParams) -> tuple[float, float, int
             n += 1
     end = time.perf_counter()
     first = first or end
-    return first - started, (n - 1) / (end - first) if n > 1 and end > first else 0.0, n
+    rate = (n - 1) / (end - first) if n > 1 and end > first else 0.0
+    return first - started, rate, n, time.process_time() - cpu
 
 
 def bench(spec: str, rounds: int, tokens: int, threads: int, n_ctx: int,
@@ -98,7 +106,7 @@ def bench(spec: str, rounds: int, tokens: int, threads: int, n_ctx: int,
             ours_runs.append(run_ours(llm, prompt, params))
     prompt_tokens = len(llm.prompt_tokens(llm.format_chat(messages(0))))
 
-    def med(runs: list[tuple[float, float, int]], k: int) -> float:
+    def med(runs: list[Run], k: int) -> float:
         return statistics.median(r[k] for r in runs)
 
     o_ttft, r_ttft = med(ours_runs, 0), med(raw_runs, 0)
@@ -110,6 +118,9 @@ def bench(spec: str, rounds: int, tokens: int, threads: int, n_ctx: int,
           f"ratio (raw/models, speed) {r_ttft / o_ttft:5.3f}")
     print(f"  generation           models/ {o_tps:7.1f} t/s raw {r_tps:7.1f} t/s "
           f"ratio (models/raw)         {o_tps / r_tps:5.3f}")
+    o_cpu, r_cpu = med(ours_runs, 3), med(raw_runs, 3)
+    print(f"  CPU time per run     models/ {o_cpu:7.2f} s   raw {r_cpu:7.2f} s   "
+          f"ratio (raw/models)         {r_cpu / o_cpu:5.3f}  (robust when the machine is busy)")
     print(f"  per round TTFT (s)   models/ {[round(r[0], 2) for r in ours_runs]}  raw "
           f"{[round(r[0], 2) for r in raw_runs]}")
     print(f"  per round t/s        models/ {[round(r[1], 1) for r in ours_runs]}  raw "
