@@ -13,7 +13,9 @@ The ``score`` on every hit is an absolute relevance in 0..1, so a floor can say
   (a passage that answers the question; 1), clipped;
 * lexical: the share of the question's informative tokens found in the
   passage, weighted by inverse document frequency (a rare term counts more; a
-  question term that occurs nowhere in the folder counts fully as missing).
+  question term that occurs nowhere in the folder counts fully as missing);
+  for CJK text, where many question bigrams cross word borders, a share of
+  ``CJK_LEXICAL_FULL`` already counts as full evidence;
 
 and joins them as a noisy-or, ``1 - (1 - w * dense) * (1 - lexical)``: either
 kind of strong evidence makes a hit relevant, and weak evidence of both adds up.
@@ -39,8 +41,11 @@ from rag.store import IndexStore, StoredChunk
 from rag.types import Hit
 
 RRF_K = 60  # the usual constant of reciprocal-rank fusion
-COS_NONE = 0.15
-COS_FULL = 0.65
+COS_NONE = 0.2
+COS_FULL = 0.7
+# A Chinese question's bigrams include many that cross word borders ("京的") and occur
+# in no passage, so covering half its weight is already full lexical evidence.
+CJK_LEXICAL_FULL = 0.5
 MIN_DENSE_WEIGHT = 0.05  # the dense list still breaks ties for a question the model cannot read
 DUPLICATE_JACCARD = 0.9  # token-set similarity above which two passages say the same thing
 
@@ -96,7 +101,8 @@ class Retriever:
 
     def _candidates(self, question: str, qvec: np.ndarray, dense: list[tuple[int, float]],
                     lexical_hits: list[tuple[int, float]]) -> list[_Candidate]:
-        w = dense_weight(question, getattr(self.embedder, "english_only", False))
+        cjk = lexical.cjk_share(question)
+        w = 1.0 - cjk if getattr(self.embedder, "english_only", False) else 1.0
         rrf: dict[int, float] = {}
         cosine = dict(dense)
         for rank, (cid, _) in enumerate(dense, 1):
@@ -120,7 +126,7 @@ class Retriever:
             tokens = frozenset(token_text.get(row.id, "").split())
             covered = sum(w for t, w in weights.items() if t in tokens) / total if total else 0.0
             c = _Candidate(row, rrf[row.id], cosine[row.id], lex_rank.get(row.id), tokens)
-            c.score = relevance(c.cosine, covered, w)
+            c.score = relevance(c.cosine, covered, w, cjk)
             out.append(c)
         return out
 
@@ -132,15 +138,12 @@ class Retriever:
         return {t: math.log(1.0 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in tokens}
 
 
-def dense_weight(question: str, english_only: bool) -> float:
-    """How far the embedding model can read ``question`` (see the module docstring)."""
-    return 1.0 - lexical.cjk_share(question) if english_only else 1.0
-
-
-def relevance(cosine: float, lexical_coverage: float, dense_weight: float = 1.0) -> float:
+def relevance(cosine: float, lexical_coverage: float, dense_weight: float = 1.0,
+              cjk_share: float = 0.0) -> float:
     """The absolute 0..1 relevance of a passage (see the module docstring)."""
     dense = min(1.0, max(0.0, (cosine - COS_NONE) / (COS_FULL - COS_NONE))) * dense_weight
-    lex = min(1.0, max(0.0, lexical_coverage))
+    full = 1.0 - (1.0 - CJK_LEXICAL_FULL) * cjk_share
+    lex = min(1.0, max(0.0, lexical_coverage / full))
     return 1.0 - (1.0 - dense) * (1.0 - lex)
 
 
