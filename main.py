@@ -1,8 +1,8 @@
 """Quarry: ask questions of a folder of documents, offline.
 
-    python main.py --docs ./folder                   open the window on a folder
-    python main.py --docs ./folder --search "..."    print the passages that match
-    python main.py --docs ./folder --ask "..."       print a cited answer
+python main.py --docs ./folder                   open the window on a folder
+python main.py --docs ./folder --search "..."    print the passages that match
+python main.py --docs ./folder --ask "..."       print a cited answer
 """
 
 from __future__ import annotations

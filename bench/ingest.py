@@ -63,8 +63,10 @@ def main() -> None:
         t = time.perf_counter()
         again = engine.index(args.folder)
         rescan = time.perf_counter() - t
-        print(f"re-scan of unchanged {args.folder.name} ({len(again.files)} files): "
-              f"{rescan * 1000:.0f} ms  (target < 1000 ms)")
+        print(
+            f"re-scan of unchanged {args.folder.name} ({len(again.files)} files): "
+            f"{rescan * 1000:.0f} ms  (target < 1000 ms)"
+        )
     print(f"peak RSS {peak_rss_mb():.0f} MB")
 
 

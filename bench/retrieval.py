@@ -53,8 +53,10 @@ def xquad(lang: str) -> tuple[Path, list[tuple[str, list[str]]]]:
 def hit_at(ranked_files: list[list[str]], gold: list[list[str]]) -> dict[int, float]:
     out = {}
     for k in KS:
-        good = sum(any(fnmatch.fnmatch(f, g) for f in files[:k] for g in globs)
-                   for files, globs in zip(ranked_files, gold, strict=True))
+        good = sum(
+            any(fnmatch.fnmatch(f, g) for f in files[:k] for g in globs)
+            for files, globs in zip(ranked_files, gold, strict=True)
+        )
         out[k] = good / len(gold)
     return out
 
@@ -73,8 +75,12 @@ def quarry_ranked(folder: Path, questions: list[str], name: str) -> tuple[list[l
         ranked = [[h.file for h in engine.search(q, k=max(KS))] for q in questions]
         search_s = (time.perf_counter() - t) / len(questions)
         chunks = sum(f.chunks for f in engine.files())
-    return ranked, {"index_s": index_s, "search_ms": search_s * 1000, "chunks": chunks,
-                    "problems": len(report.problems)}
+    return ranked, {
+        "index_s": index_s,
+        "search_ms": search_s * 1000,
+        "chunks": chunks,
+        "problems": len(report.problems),
+    }
 
 
 def baseline_ranked(folder: Path, questions: list[str], embedder) -> tuple[list[list[str]], dict]:
@@ -130,13 +136,21 @@ def main() -> None:
         ours, info = quarry_ranked(folder, questions, name)
         base, binfo = baseline_ranked(folder, questions, embedder)
         h_ours, h_base = hit_at(ours, gold), hit_at(base, gold)
-        print(f"{name:10} {'quarry':9} " + " ".join(f"{h_ours[k]:6.3f}" for k in KS)
-              + f"  {len(rows)} questions, {info['chunks']} chunks, "
-              f"search {info['search_ms']:.1f} ms/question")
-        print(f"{name:10} {'baseline':9} " + " ".join(f"{h_base[k]:6.3f}" for k in KS)
-              + f"  {binfo['chunks']} chunks")
-        print(f"{name:10} {'ratio':9} " + " ".join(
-            f"{h_ours[k] / h_base[k] if h_base[k] else float('inf'):6.2f}" for k in KS))
+        print(
+            f"{name:10} {'quarry':9} "
+            + " ".join(f"{h_ours[k]:6.3f}" for k in KS)
+            + f"  {len(rows)} questions, {info['chunks']} chunks, "
+            f"search {info['search_ms']:.1f} ms/question"
+        )
+        print(
+            f"{name:10} {'baseline':9} "
+            + " ".join(f"{h_base[k]:6.3f}" for k in KS)
+            + f"  {binfo['chunks']} chunks"
+        )
+        print(
+            f"{name:10} {'ratio':9} "
+            + " ".join(f"{h_ours[k] / h_base[k] if h_base[k] else float('inf'):6.2f}" for k in KS)
+        )
     print(f"peak RSS {peak_rss_mb():.0f} MB")
 
 

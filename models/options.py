@@ -29,11 +29,22 @@ class OptionSpec:
     label: str | None = None  # short GUI label; None means derived from the name
 
 
-def option(default: Any = dataclasses.MISSING, help: str = "", *, default_factory: Any = dataclasses.MISSING,
-           min: float | None = None, max: float | None = None, choices: tuple | None = None,
-           flag: str | None = None, cli: bool = True, label: str | None = None) -> Any:
+def option(
+    default: Any = dataclasses.MISSING,
+    help: str = "",
+    *,
+    default_factory: Any = dataclasses.MISSING,
+    min: float | None = None,
+    max: float | None = None,
+    choices: tuple | None = None,
+    flag: str | None = None,
+    cli: bool = True,
+    label: str | None = None,
+) -> Any:
     spec = OptionSpec(help=help, min=min, max=max, choices=choices, flag=flag, cli=cli, label=label)
-    return dataclasses.field(default=default, default_factory=default_factory, metadata={_META: spec})
+    return dataclasses.field(
+        default=default, default_factory=default_factory, metadata={_META: spec}
+    )
 
 
 def spec_of(f: dataclasses.Field) -> OptionSpec | None:
@@ -73,8 +84,11 @@ def check_option(name: str, value: Any, spec: OptionSpec) -> None:
         return
     lo, hi = spec.min, spec.max
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        rng = f"between {lo} and {hi}" if lo is not None and hi is not None else (
-            f"at least {lo}" if lo is not None else f"at most {hi}")
+        rng = (
+            f"between {lo} and {hi}"
+            if lo is not None and hi is not None
+            else (f"at least {lo}" if lo is not None else f"at most {hi}")
+        )
         raise ValueError(f"{name} must be {rng}; got {value}")
 
 
@@ -86,8 +100,11 @@ def validate(obj: Any) -> None:
         tp = base_type(hints[f.name])
         if tp is float and isinstance(value, int) and not isinstance(value, bool):
             object.__setattr__(obj, f.name, float(value))
-        elif tp in (int, float) and value is not None and (
-                isinstance(value, bool) or not isinstance(value, int | float)):
+        elif (
+            tp in (int, float)
+            and value is not None
+            and (isinstance(value, bool) or not isinstance(value, int | float))
+        ):
             raise ValueError(f"{f.name} must be a number; got {value!r}")
         check_option(f.name, getattr(obj, f.name), spec)
 

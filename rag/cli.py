@@ -22,23 +22,38 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOTHING = 0, 1, 2, 3
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="quarry", description="Ask questions of a folder of documents, offline, with "
-        "every claim cited to its page.")
+        prog="quarry",
+        description="Ask questions of a folder of documents, offline, with "
+        "every claim cited to its page.",
+    )
     p.add_argument("--docs", metavar="DIR", help="Folder of documents to index and ask.")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--search", metavar="QUESTION",
-                      help="Print the best-matching passages ('-' reads one question per line "
-                      "from stdin and writes one JSON line each).")
-    mode.add_argument("--ask", metavar="QUESTION",
-                      help="Print a cited answer ('-' reads one question per line from stdin and "
-                      "writes one JSON line each).")
-    mode.add_argument("--list-models", action="store_true",
-                      help="List the models Quarry can use and exit.")
-    mode.add_argument("--smoke-test", action="store_true",
-                      help="Open the window, index the folder, ask one question, and exit.")
+    mode.add_argument(
+        "--search",
+        metavar="QUESTION",
+        help="Print the best-matching passages ('-' reads one question per line "
+        "from stdin and writes one JSON line each).",
+    )
+    mode.add_argument(
+        "--ask",
+        metavar="QUESTION",
+        help="Print a cited answer ('-' reads one question per line from stdin and "
+        "writes one JSON line each).",
+    )
+    mode.add_argument(
+        "--list-models", action="store_true", help="List the models Quarry can use and exit."
+    )
+    mode.add_argument(
+        "--smoke-test",
+        action="store_true",
+        help="Open the window, index the folder, ask one question, and exit.",
+    )
     p.add_argument("--json", action="store_true", help="Write JSON instead of text.")
-    p.add_argument("--no-index", action="store_true",
-                   help="Use the saved index as it is, without checking the folder for changes.")
+    p.add_argument(
+        "--no-index",
+        action="store_true",
+        help="Use the saved index as it is, without checking the folder for changes.",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="No progress bar.")
     Settings.add_arguments(p)
     return p
@@ -76,8 +91,10 @@ def run(argv: list[str]) -> int:
             bar.finish()
             if not ns.quiet:
                 print_summary(report, sys.stderr)
-        if not any(f.status in (FileStatus.INDEXED, FileStatus.UNCHANGED) and f.chunks
-                   for f in engine.files()):
+        if not any(
+            f.status in (FileStatus.INDEXED, FileStatus.UNCHANGED) and f.chunks
+            for f in engine.files()
+        ):
             print("quarry: nothing could be indexed in this folder.", file=sys.stderr)
             return EXIT_NOTHING
         if ns.search is not None:
@@ -99,8 +116,12 @@ def _search(engine, arg: str, k: int, as_json: bool) -> int:
     for q in _questions(arg):
         hits = engine.search(q, k)
         if as_json or arg == "-":
-            print(json.dumps({"question": q, "hits": [h.to_json() for h in hits]},
-                             ensure_ascii=False), flush=True)
+            print(
+                json.dumps(
+                    {"question": q, "hits": [h.to_json() for h in hits]}, ensure_ascii=False
+                ),
+                flush=True,
+            )
             continue
         if not hits:
             print("No passages found.")
@@ -122,8 +143,9 @@ def _ask(engine, arg: str, as_json: bool) -> int:
         return EXIT_ERROR
     for q in _questions(arg):
         stream = not as_json and arg != "-" and sys.stdout.isatty()
-        answer = engine.ask(q, on_token=(lambda t: print(t, end="", flush=True)) if stream
-                            else None)
+        answer = engine.ask(
+            q, on_token=(lambda t: print(t, end="", flush=True)) if stream else None
+        )
         if as_json or arg == "-":
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
         else:
@@ -139,8 +161,12 @@ def _list_models(as_json: bool) -> int:
 
     infos = available_models()
     if as_json:
-        print(json.dumps([{"name": m.name, "path": str(m.path), "label": m.label}
-                          for m in infos], ensure_ascii=False))
+        print(
+            json.dumps(
+                [{"name": m.name, "path": str(m.path), "label": m.label} for m in infos],
+                ensure_ascii=False,
+            )
+        )
     else:
         print(f"Device: {describe_device()}")
         for m in infos:
@@ -163,8 +189,11 @@ class ProgressBar:
         if not self.enabled or d.stage == "done":
             return
         now = time.monotonic()
-        if now - self._last < (0.1 if self.tty else 5.0) and d.stage == "indexing" \
-                and done != total:
+        if (
+            now - self._last < (0.1 if self.tty else 5.0)
+            and d.stage == "indexing"
+            and done != total
+        ):
             return
         self._last = now
         line = self.line(done, total, d)
@@ -189,8 +218,9 @@ class ProgressBar:
         eta = (d.elapsed / done * (total - done)) if done else 0.0
         eta_s = f"ETA {_duration(eta)}" if done and done < total else ""
         name = d.file if len(d.file) <= 40 else "…" + d.file[-39:]
-        return (f"{bar} {done}/{total} files  {d.chunks} chunks  {rate:.0f} chunks/s  "
-                f"{eta_s}  {name}").rstrip()
+        return (
+            f"{bar} {done}/{total} files  {d.chunks} chunks  {rate:.0f} chunks/s  {eta_s}  {name}"
+        ).rstrip()
 
     def finish(self) -> None:
         if self.enabled and self.tty and self._drawn:
@@ -211,8 +241,10 @@ def print_summary(report: IndexReport, out: TextIO) -> None:
     """What happened, with every file that was not indexed and why."""
     n_new = report.count(FileStatus.INDEXED)
     n_same = report.count(FileStatus.UNCHANGED)
-    parts = [f"{n_new} file{'s' if n_new != 1 else ''} indexed ({report.chunks_added} chunks)",
-             f"{n_same} unchanged"]
+    parts = [
+        f"{n_new} file{'s' if n_new != 1 else ''} indexed ({report.chunks_added} chunks)",
+        f"{n_same} unchanged",
+    ]
     if report.removed:
         parts.append(f"{len(report.removed)} removed")
     state = "Stopped" if report.cancelled else "Done"

@@ -19,6 +19,12 @@ from rag.types import Answer, FileReport, FileStatus, Hit, IndexProgress, IndexR
 
 INDEX_SCHEMA = 1
 
+# The first use of torch/transformers/llama_cpp imports large packages; two threads doing
+# that at once can see a partially initialised module (seen with pydantic inside
+# transformers). The window indexes and loads a model on two workers, so those first
+# uses are serialised here.
+_HEAVY_IMPORTS = threading.Lock()
+
 
 class FolderError(ValueError):
     """The folder to index cannot be used; the message says why in plain words."""
@@ -60,7 +66,10 @@ class Engine:
                 from rag.embeddings import Embedder
 
                 s = self.settings.index
-                self._embedder = Embedder(s.embedding_model, batch_size=s.batch_size)
+                with _HEAVY_IMPORTS:
+                    emb = Embedder(s.embedding_model, batch_size=s.batch_size)
+                    emb.dim  # noqa: B018 - loads the model (and its imports) under the lock
+                self._embedder = emb
             return self._embedder
 
     def _get_chunker(self):
@@ -82,8 +91,13 @@ class Engine:
     def _index_meta(self) -> dict:
         emb = self.embedder
         size, overlap = self._chunk_sizes()
-        return {"schema": INDEX_SCHEMA, "embedding_model": emb.model_id, "dim": emb.dim,
-                "chunk_tokens": size, "chunk_overlap": overlap}
+        return {
+            "schema": INDEX_SCHEMA,
+            "embedding_model": emb.model_id,
+            "dim": emb.dim,
+            "chunk_tokens": size,
+            "chunk_overlap": overlap,
+        }
 
     def open_folder(self, folder: Path) -> None:
         """Open the saved index of ``folder`` (creating an empty one); does not index."""
@@ -101,14 +115,17 @@ class Engine:
             from rag.store import IndexStore
 
             store = IndexStore.open(paths.index_dir_for(folder), self._index_meta())
-            self.rebuild_reason = getattr(store, "rebuilt_reason", "") or ""
+            self.rebuild_reason = store.rebuild_reason
             self._store = store
             self._retriever = Retriever(store, self.embedder)
             self.folder = folder
 
-    def index(self, folder: Path | None = None,
-              on_progress: Callable[[int, int, IndexProgress], None] | None = None,
-              should_stop: Callable[[], bool] | None = None) -> IndexReport:
+    def index(
+        self,
+        folder: Path | None = None,
+        on_progress: Callable[[int, int, IndexProgress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> IndexReport:
         """Bring the folder's index up to date; unchanged files cost nothing."""
         from rag.ingest import index_folder
 
@@ -116,8 +133,14 @@ class Engine:
             self.open_folder(folder)
         if self.folder is None:
             raise FolderError("No folder is open.")
-        return index_folder(self.folder, self._store, self.embedder, self._get_chunker(),
-                            on_progress=on_progress, should_stop=should_stop)
+        return index_folder(
+            self.folder,
+            self._store,
+            self.embedder,
+            self._get_chunker(),
+            on_progress=on_progress,
+            should_stop=should_stop,
+        )
 
     def files(self) -> list[FileReport]:
         """Every file the open folder's index knows about, with its status."""
@@ -165,9 +188,10 @@ class Engine:
         return describe_device()
 
     def available_models(self):
-        from models import available_models
+        with _HEAVY_IMPORTS:
+            from models import available_models
 
-        return available_models()
+            return available_models()
 
     def load_model(self, spec: str | None = None, on_progress=None):
         """Load (or replace) the LLM; raises models.ModelError with a message for a person."""
@@ -183,13 +207,24 @@ class Engine:
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None
-            self._llm = models.load(m.model, gpu_layers=m.gpu_layers, n_ctx=m.ctx,
-                                    threads=m.threads, on_progress=on_progress)
+            with _HEAVY_IMPORTS:
+                self._llm = models.load(
+                    m.model,
+                    gpu_layers=m.gpu_layers,
+                    n_ctx=m.ctx,
+                    threads=m.threads,
+                    on_progress=on_progress,
+                )
             return self._llm.info
 
-    def ask(self, question: str, history: Sequence[Turn] = (), decoding=None,
-            on_token: Callable[[str], None] | None = None,
-            should_stop: Callable[[], bool] | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        decoding=None,
+        on_token: Callable[[str], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Answer:
         from rag.asking import answer_question
 
         if self._retriever is None:
@@ -199,10 +234,17 @@ class Engine:
         r = self.settings.retrieval
         with self._llm_lock:
             return answer_question(
-                question, history, retriever=self._retriever, llm=self._llm,
-                embedder=self.embedder, k=r.k, relevance_floor=r.relevance_floor,
-                decoding=decoding or self.settings.decoding, on_token=on_token,
-                should_stop=should_stop)
+                question,
+                history,
+                retriever=self._retriever,
+                llm=self._llm,
+                embedder=self.embedder,
+                k=r.k,
+                relevance_floor=r.relevance_floor,
+                decoding=decoding or self.settings.decoding,
+                on_token=on_token,
+                should_stop=should_stop,
+            )
 
     # -- lifetime ------------------------------------------------------------------
     def _close_index(self) -> None:

@@ -43,8 +43,15 @@ class _Work:
     touch_only: bool = False  # content unchanged, only the fingerprint moved
 
 
-def index_folder(folder: Path, store, embedder, chunker, *, on_progress: ProgressFn | None = None,
-                 should_stop: StopFn | None = None) -> IndexReport:
+def index_folder(
+    folder: Path,
+    store,
+    embedder,
+    chunker,
+    *,
+    on_progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+) -> IndexReport:
     """Bring ``store`` up to date with ``folder`` and say what happened to every file."""
     started = time.monotonic()
     on_progress = on_progress or (lambda done, total, detail: None)
@@ -59,15 +66,21 @@ def index_folder(folder: Path, store, embedder, chunker, *, on_progress: Progres
             store.remove_file(rec.path)
             report.removed.append(rec.path)
     for p in problems:
-        store.record_problem(p.file, "", 0, 0, p.status, p.reason)
+        rec = store.file_record(p.file)
+        if rec is None or rec.status != p.status or rec.reason != p.reason:
+            store.record_problem(p.file, "", 0, 0, p.status, p.reason)
     report.files.extend(problems)
 
     total = len(entries)
     chunks_written = 0
     stop = threading.Event()
     works: queue.Queue[_Work | BaseException | None] = queue.Queue(maxsize=_PREFETCH)
-    producer = threading.Thread(target=_produce, args=(entries, store, chunker, works, stop),
-                                name="quarry-ingest-loader", daemon=True)
+    producer = threading.Thread(
+        target=_produce,
+        args=(entries, store, chunker, works, stop),
+        name="quarry-ingest-loader",
+        daemon=True,
+    )
     producer.start()
     done = 0
     try:
@@ -80,8 +93,9 @@ def index_folder(folder: Path, store, embedder, chunker, *, on_progress: Progres
                 break
             if isinstance(item, BaseException):
                 raise item
-            on_progress(done, total, IndexProgress(item.rel, chunks_written,
-                                                   time.monotonic() - started))
+            on_progress(
+                done, total, IndexProgress(item.rel, chunks_written, time.monotonic() - started)
+            )
             file_report = _store_one(item, store, embedder, should_stop)
             if file_report is None:  # cancelled mid-file: nothing of it was written
                 report.cancelled = True
@@ -90,22 +104,25 @@ def index_folder(folder: Path, store, embedder, chunker, *, on_progress: Progres
             if file_report.status is FileStatus.INDEXED:
                 chunks_written += file_report.chunks
             done += 1
-            on_progress(done, total, IndexProgress(item.rel, chunks_written,
-                                                   time.monotonic() - started))
+            on_progress(
+                done, total, IndexProgress(item.rel, chunks_written, time.monotonic() - started)
+            )
     finally:
         stop.set()
         _drain(works)
         producer.join(timeout=30)
-        on_progress(done, total, IndexProgress("", chunks_written, time.monotonic() - started,
-                                               "saving"))
+        on_progress(
+            done, total, IndexProgress("", chunks_written, time.monotonic() - started, "saving")
+        )
         store.flush()
     report.seconds = time.monotonic() - started
     on_progress(done, total, IndexProgress("", chunks_written, report.seconds, "done"))
     return report
 
 
-def _produce(entries: list[tuple[Path, str]], store, chunker, out: queue.Queue,
-             stop: threading.Event) -> None:
+def _produce(
+    entries: list[tuple[Path, str]], store, chunker, out: queue.Queue, stop: threading.Event
+) -> None:
     try:
         for path, rel in entries:
             if stop.is_set():
@@ -145,38 +162,85 @@ def _prepare(path: Path, rel: str, store, chunker) -> _Work:
     try:
         size, mtime_ns = file_fingerprint(path)
     except OSError as exc:
-        return _Work(path, rel, 0, 0, "", report=FileReport(rel, FileStatus.FAILED,
-                                                            _os_reason(exc)))
+        return _Work(
+            path, rel, 0, 0, "", report=FileReport(rel, FileStatus.FAILED, _os_reason(exc))
+        )
     rec = store.file_record(rel)
     if rec is not None and rec.size == size and rec.mtime_ns == mtime_ns and rec.hash:
-        return _Work(path, rel, size, mtime_ns, rec.hash,
-                     report=FileReport(rel, FileStatus.UNCHANGED, rec.reason, rec.chunks))
+        return _Work(
+            path,
+            rel,
+            size,
+            mtime_ns,
+            rec.hash,
+            report=FileReport(rel, FileStatus.UNCHANGED, rec.reason, rec.chunks),
+        )
     try:
         digest = content_hash(path)
     except OSError as exc:
-        return _Work(path, rel, size, mtime_ns, "",
-                     report=FileReport(rel, FileStatus.FAILED, _os_reason(exc)))
+        return _Work(
+            path,
+            rel,
+            size,
+            mtime_ns,
+            "",
+            report=FileReport(rel, FileStatus.FAILED, _os_reason(exc)),
+        )
     if rec is not None and rec.hash == digest:
-        return _Work(path, rel, size, mtime_ns, digest, touch_only=True,
-                     report=FileReport(rel, FileStatus.UNCHANGED, rec.reason, rec.chunks))
+        return _Work(
+            path,
+            rel,
+            size,
+            mtime_ns,
+            digest,
+            touch_only=True,
+            report=FileReport(rel, FileStatus.UNCHANGED, rec.reason, rec.chunks),
+        )
     try:
         doc = load(path)
         chunks = list(chunker.chunk(rel, doc.title, _pages(doc.pages)))
     except NoTextError as exc:
-        return _Work(path, rel, size, mtime_ns, digest,
-                     report=FileReport(rel, FileStatus.SKIPPED, exc.reason))
+        return _Work(
+            path,
+            rel,
+            size,
+            mtime_ns,
+            digest,
+            report=FileReport(rel, FileStatus.SKIPPED, exc.reason),
+        )
     except LoadError as exc:
-        return _Work(path, rel, size, mtime_ns, digest,
-                     report=FileReport(rel, FileStatus.FAILED, exc.reason))
+        return _Work(
+            path, rel, size, mtime_ns, digest, report=FileReport(rel, FileStatus.FAILED, exc.reason)
+        )
     except MemoryError:
-        return _Work(path, rel, size, mtime_ns, digest,
-                     report=FileReport(rel, FileStatus.FAILED, "too large to read into memory"))
+        return _Work(
+            path,
+            rel,
+            size,
+            mtime_ns,
+            digest,
+            report=FileReport(rel, FileStatus.FAILED, "too large to read into memory"),
+        )
     except Exception as exc:  # a parser bug on one odd file must not stop the folder
-        return _Work(path, rel, size, mtime_ns, digest, report=FileReport(
-            rel, FileStatus.FAILED, f"could not be read ({type(exc).__name__}: {exc})"))
+        return _Work(
+            path,
+            rel,
+            size,
+            mtime_ns,
+            digest,
+            report=FileReport(
+                rel, FileStatus.FAILED, f"could not be read ({type(exc).__name__}: {exc})"
+            ),
+        )
     if not chunks:
-        return _Work(path, rel, size, mtime_ns, digest,
-                     report=FileReport(rel, FileStatus.SKIPPED, "no text to index"))
+        return _Work(
+            path,
+            rel,
+            size,
+            mtime_ns,
+            digest,
+            report=FileReport(rel, FileStatus.SKIPPED, "no text to index"),
+        )
     return _Work(path, rel, size, mtime_ns, digest, chunks=chunks)
 
 
@@ -188,8 +252,9 @@ def _store_one(item: _Work, store, embedder, should_stop: StopFn) -> FileReport 
     if item.report is not None:
         status = item.report.status
         if status in (FileStatus.FAILED, FileStatus.SKIPPED):
-            store.record_problem(item.rel, item.digest, item.size, item.mtime_ns, status,
-                                 item.report.reason)
+            store.record_problem(
+                item.rel, item.digest, item.size, item.mtime_ns, status, item.report.reason
+            )
         elif item.touch_only:
             store.touch_file(item.rel, item.size, item.mtime_ns)
         return item.report
@@ -199,7 +264,7 @@ def _store_one(item: _Work, store, embedder, should_stop: StopFn) -> FileReport 
     for i in range(0, len(texts), _EMBED_GROUP):
         if should_stop():
             return None
-        parts.append(embedder.embed(texts[i:i + _EMBED_GROUP]))
+        parts.append(embedder.embed(texts[i : i + _EMBED_GROUP]))
     vectors = np.concatenate(parts) if len(parts) > 1 else parts[0]
     store.replace_file(item.rel, item.digest, item.size, item.mtime_ns, chunks, vectors)
     return FileReport(item.rel, FileStatus.INDEXED, "", len(chunks))

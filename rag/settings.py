@@ -36,30 +36,47 @@ SCHEMA = 1
 @dataclass(frozen=True)
 class IndexSettings:
     embedding_model: str = option(
-        "default", "Sentence-transformers model: 'default' for the bundled all-MiniLM-L6-v2, "
-        "or the path of a local model folder.", flag="embedding-model")
+        "default",
+        "Sentence-transformers model: 'default' for the bundled all-MiniLM-L6-v2, "
+        "or the path of a local model folder.",
+        flag="embedding-model",
+    )
     chunk_tokens: int = option(
-        200, "Chunk length in the embedding model's tokens (kept within its window).",
-        min=32, max=8192, flag="chunk-tokens")
+        200,
+        "Chunk length in the embedding model's tokens (kept within its window).",
+        min=32,
+        max=8192,
+        flag="chunk-tokens",
+    )
     chunk_overlap: int = option(
-        40, "Tokens shared by neighbouring chunks, so sentences are not cut.",
-        min=0, max=4096, flag="chunk-overlap")
+        40,
+        "Tokens shared by neighbouring chunks, so sentences are not cut.",
+        min=0,
+        max=4096,
+        flag="chunk-overlap",
+    )
     batch_size: int = option(32, "Chunks embedded per batch.", min=1, max=1024, flag="batch-size")
     workers: int = option(0, "Processes extracting text from PDFs (0 = automatic).", min=0, max=64)
 
     def __post_init__(self) -> None:
         validate(self)
         if self.chunk_overlap >= self.chunk_tokens:
-            raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be smaller than "
-                             f"chunk_tokens ({self.chunk_tokens})")
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than "
+                f"chunk_tokens ({self.chunk_tokens})"
+            )
 
 
 @dataclass(frozen=True)
 class RetrievalSettings:
     k: int = option(5, "How many passages to return or give the model.", min=1, max=100)
     relevance_floor: float = option(
-        0.3, "Passages scoring below this are treated as not relevant.",
-        min=0.0, max=1.0, flag="relevance-floor")
+        0.3,
+        "Passages scoring below this are treated as not relevant.",
+        min=0.0,
+        max=1.0,
+        flag="relevance-floor",
+    )
 
     def __post_init__(self) -> None:
         validate(self)
@@ -68,13 +85,20 @@ class RetrievalSettings:
 @dataclass(frozen=True)
 class ModelSettings:
     model: str = option(
-        "default", "LLM: 'default' (bundled Qwen2.5 0.5B), 'small' (bundled SmolLM2 135M), "
-        "or the path of a GGUF file.")
+        "default",
+        "LLM: 'default' (bundled Qwen2.5 0.5B), 'small' (bundled SmolLM2 135M), "
+        "or the path of a GGUF file.",
+    )
     gpu_layers: int = option(
-        -1, "Layers offloaded to the GPU: -1 all when a GPU is available, 0 CPU only.",
-        min=-1, max=1000, flag="gpu-layers")
-    ctx: int = option(0, "Context length in tokens (0 = the model's, capped to memory).",
-                      min=0, max=1_048_576)
+        -1,
+        "Layers offloaded to the GPU: -1 all when a GPU is available, 0 CPU only.",
+        min=-1,
+        max=1000,
+        flag="gpu-layers",
+    )
+    ctx: int = option(
+        0, "Context length in tokens (0 = the model's, capped to memory).", min=0, max=1_048_576
+    )
     threads: int = option(0, "CPU threads for generation (0 = physical cores).", min=0, max=512)
 
     def __post_init__(self) -> None:
@@ -143,8 +167,12 @@ class Settings:
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         for name in ("index", "retrieval", "model", "decoding"):
             add_arguments(parser.add_argument_group(f"{name} options"), _group_type(name))
-        parser.add_argument("--preset", default=None, help="Decoding preset (precise, balanced, "
-                            "creative); individual decoding flags override it.")
+        parser.add_argument(
+            "--preset",
+            default=None,
+            help="Decoding preset (precise, balanced, "
+            "creative); individual decoding flags override it.",
+        )
 
     def with_args(self, ns: argparse.Namespace) -> Settings:
         """These settings with the flags given on the command line applied (and validated)."""
@@ -161,5 +189,9 @@ class Settings:
 
 def _group_type(name: str) -> type:
     return {
-        "index": IndexSettings, "retrieval": RetrievalSettings, "model": ModelSettings,
-        "decoding": DecodingParams, "ui": UiSettings}[name]
+        "index": IndexSettings,
+        "retrieval": RetrievalSettings,
+        "model": ModelSettings,
+        "decoding": DecodingParams,
+        "ui": UiSettings,
+    }[name]

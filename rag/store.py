@@ -243,6 +243,16 @@ class IndexStore:
                 self._upsert_file(rel, hash, size, mtime_ns, status, reason, 0)
             self._faiss_update(old, np.zeros(0, np.int64), np.zeros((0, self.dim), np.float32))
 
+    def touch_file(self, rel: str, size: int, mtime_ns: int) -> None:
+        """Record a new size/mtime for a file whose content hash did not change, so the
+        next run skips it without hashing. Vectors are untouched: no generation bump."""
+        with self._lock:
+            if self._closed:
+                raise IndexStoreError("the index is closed")
+            with _transaction(self._conn):
+                self._conn.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?",
+                                   (size, mtime_ns, rel))
+
     def remove_file(self, rel: str) -> bool:
         """Forget ``rel`` and its chunks; False when it was not in the index."""
         with self._lock:

@@ -8,7 +8,7 @@ knowing how it was produced.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -71,11 +71,17 @@ class Hit:
     lexical_rank: int | None = None
 
     def to_json(self) -> dict:
-        return {"file": self.file, "page": self.page, "score": round(self.score, 4), "text": self.text,
-                "start": self.start, "end": self.end}
+        return {
+            "file": self.file,
+            "page": self.page,
+            "score": round(self.score, 4),
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+        }
 
 
-class FileStatus(str, Enum):
+class FileStatus(StrEnum):
     INDEXED = "indexed"  # newly (re)indexed in this run
     UNCHANGED = "unchanged"  # already in the index with the same content hash
     SKIPPED = "skipped"  # not a supported type, or nothing to index (e.g. a scan)
@@ -118,7 +124,7 @@ class IndexReport:
         return d
 
 
-class Support(str, Enum):
+class Support(StrEnum):
     SUPPORTED = "supported"
     WEAK = "weak"
     UNSUPPORTED = "unsupported"

@@ -18,11 +18,18 @@ from rag.types import IndexProgress
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def quarry(*args: str, stdin: str | None = None, env: dict | None = None,
-           timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], input=stdin,
-                          capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})}, cwd=ROOT)
+def quarry(
+    *args: str, stdin: str | None = None, env: dict | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+    )
 
 
 def test_missing_folder_exits_non_zero_with_a_message(tmp_path):
@@ -62,10 +69,9 @@ def test_search_json_and_stdin_lines(tmp_path):
     docs = tmp_path / "docs"
     (docs / "sub").mkdir(parents=True)
     (docs / "sub" / "fleet.md").write_text(
-        "# Fleet\n\nThe company owns 14 delivery vans, all electric since 2021.\n",
-        encoding="utf-8")
-    (docs / "hr.txt").write_text("Annual leave is 28 days for every employee.\n",
-                                 encoding="utf-8")
+        "# Fleet\n\nThe company owns 14 delivery vans, all electric since 2021.\n", encoding="utf-8"
+    )
+    (docs / "hr.txt").write_text("Annual leave is 28 days for every employee.\n", encoding="utf-8")
     (docs / "bad.txt").write_bytes(bytes(range(256)) * 40)
     r = quarry("--docs", str(docs), "--search", "how many vans", "--json", "--k", "2")
     assert r.returncode == 0, r.stderr
@@ -76,8 +82,7 @@ def test_search_json_and_stdin_lines(tmp_path):
     assert isinstance(out["hits"][0]["score"], float)
     assert "bad.txt" in r.stderr  # listed in the summary with its reason
 
-    r = quarry("--docs", str(docs), "--search", "-", "--quiet",
-               stdin="vans\n\nannual leave days\n")
+    r = quarry("--docs", str(docs), "--search", "-", "--quiet", stdin="vans\n\nannual leave days\n")
     lines = [json.loads(line) for line in r.stdout.splitlines()]
     assert [x["question"] for x in lines] == ["vans", "annual leave days"]
     assert lines[1]["hits"][0]["file"] == "hr.txt"
@@ -99,12 +104,20 @@ def test_sigkill_mid_index_leaves_a_consistent_index(tmp_path, monkeypatch):
     docs = tmp_path / "docs"
     docs.mkdir()
     for i in range(40):
-        body = "\n\n".join(f"Report {i} paragraph {j}: the depot in region {i} shipped "
-                           f"{i * 100 + j} parcels in week {j}." for j in range(30))
+        body = "\n\n".join(
+            f"Report {i} paragraph {j}: the depot in region {i} shipped "
+            f"{i * 100 + j} parcels in week {j}."
+            for j in range(30)
+        )
         (docs / f"report{i:02d}.txt").write_text(body, encoding="utf-8")
     env = {**os.environ, "QUARRY_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", _DRIVER, str(docs)], stdout=subprocess.PIPE,
-                            text=True, env=env, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _DRIVER, str(docs)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     try:
         for line in proc.stdout:
             if int(line) >= 5:

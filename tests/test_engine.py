@@ -52,8 +52,10 @@ def test_index_then_search_finds_the_right_file(engine, tmp_path):
     report = engine.index(folder, on_progress=lambda d, t, p: progress.append((d, t, p.stage)))
     assert report.count(FileStatus.INDEXED) == 3
     assert [f.file for f in report.problems] == ["photo.png"]
-    assert "not a supported" in report.problems[0].reason or "unsupported" in \
-        report.problems[0].reason.lower()
+    assert (
+        "not a supported" in report.problems[0].reason
+        or "unsupported" in report.problems[0].reason.lower()
+    )
     assert progress[-1] == (3, 3, "done")
 
     hits = engine.search("How much is the meal allowance in Berlin?", k=3)
@@ -98,8 +100,7 @@ def test_changed_chunker_settings_rebuild_the_index(engine, tmp_path):
     folder = _folder(tmp_path)
     engine.index(folder)
     s = engine.settings
-    engine.update_settings(replace(s, index=replace(s.index, chunk_tokens=64,
-                                                    chunk_overlap=8)))
+    engine.update_settings(replace(s, index=replace(s.index, chunk_tokens=64, chunk_overlap=8)))
     engine.open_folder(folder)
     assert engine.rebuild_reason
     report = engine.index()
@@ -109,13 +110,19 @@ def test_changed_chunker_settings_rebuild_the_index(engine, tmp_path):
 def test_cancelled_run_is_completed_by_the_next(engine, tmp_path):
     folder = _folder(tmp_path)
     done: list[int] = []
-    report = engine.index(folder, on_progress=lambda d, t, p: done.append(d),
-                          should_stop=lambda: max(done, default=0) >= 1)
+    report = engine.index(
+        folder,
+        on_progress=lambda d, t, p: done.append(d),
+        should_stop=lambda: max(done, default=0) >= 1,
+    )
     assert report.cancelled
     done = engine.index(folder)
     assert not done.cancelled
     assert {f.file for f in engine.files() if f.status is FileStatus.INDEXED} == {
-        "travel.md", "it.txt", "报销.txt"}
+        "travel.md",
+        "it.txt",
+        "报销.txt",
+    }
 
 
 def test_missing_folder_is_a_clear_error(engine, tmp_path):

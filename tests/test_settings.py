@@ -22,21 +22,30 @@ def test_defaults_are_valid_and_round_trip(config_dir):
 
 def test_changes_survive_a_restart(config_dir):
     s = Settings()
-    s = replace(s, retrieval=replace(s.retrieval, k=9),
-                ui=replace(s.ui, folder="/tmp/docs", preset="balanced"))
+    s = replace(
+        s,
+        retrieval=replace(s.retrieval, k=9),
+        ui=replace(s.ui, folder="/tmp/docs", preset="balanced"),
+    )
     s.save()
     again = Settings.load()
     assert again.retrieval.k == 9
     assert again.ui.folder == "/tmp/docs"
 
 
-@pytest.mark.parametrize("make, words", [
-    (lambda: RetrievalSettings(k=0), "k must be between 1 and 100"),
-    (lambda: RetrievalSettings(relevance_floor=1.5), "relevance_floor must be between 0.0 and 1.0"),
-    (lambda: IndexSettings(chunk_tokens=100, chunk_overlap=100), "chunk_overlap (100) must be"),
-    (lambda: ModelSettings(gpu_layers=-2), "gpu_layers must be between -1"),
-    (lambda: RetrievalSettings(k="five"), "k must be a number"),
-])
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda: RetrievalSettings(k=0), "k must be between 1 and 100"),
+        (
+            lambda: RetrievalSettings(relevance_floor=1.5),
+            "relevance_floor must be between 0.0 and 1.0",
+        ),
+        (lambda: IndexSettings(chunk_tokens=100, chunk_overlap=100), "chunk_overlap (100) must be"),
+        (lambda: ModelSettings(gpu_layers=-2), "gpu_layers must be between -1"),
+        (lambda: RetrievalSettings(k="five"), "k must be a number"),
+    ],
+)
 def test_invalid_values_are_rejected_with_their_range(make, words):
     with pytest.raises(ValueError) as err:
         make()
@@ -45,10 +54,15 @@ def test_invalid_values_are_rejected_with_their_range(make, words):
 
 def test_a_bad_saved_value_falls_back_to_its_default_only(config_dir):
     config_dir.mkdir(parents=True)
-    Settings.path().write_text(json.dumps({
-        "retrieval": {"k": 500, "relevance_floor": 0.2},
-        "model": {"gpu_layers": 0, "unknown_key": 1},
-    }), encoding="utf-8")
+    Settings.path().write_text(
+        json.dumps(
+            {
+                "retrieval": {"k": 500, "relevance_floor": 0.2},
+                "model": {"gpu_layers": 0, "unknown_key": 1},
+            }
+        ),
+        encoding="utf-8",
+    )
     s = Settings.load()
     assert s.retrieval.k == RetrievalSettings().k  # out of range: default
     assert s.retrieval.relevance_floor == 0.2  # valid: kept
@@ -63,8 +77,24 @@ def test_corrupt_settings_file_does_not_stop_the_app(config_dir):
 
 def test_cli_flags_come_from_the_settings_and_are_validated():
     parser = build_parser()
-    ns = parser.parse_args(["--docs", "x", "--search", "q", "--k", "7", "--temperature", "0.5",
-                            "--gpu-layers", "0", "--stop", "END", "--stop", "###"])
+    ns = parser.parse_args(
+        [
+            "--docs",
+            "x",
+            "--search",
+            "q",
+            "--k",
+            "7",
+            "--temperature",
+            "0.5",
+            "--gpu-layers",
+            "0",
+            "--stop",
+            "END",
+            "--stop",
+            "###",
+        ]
+    )
     s = Settings().with_args(ns)
     assert s.retrieval.k == 7
     assert s.decoding.temperature == 0.5
