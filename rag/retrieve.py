@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,6 +73,12 @@ class Retriever:
     def __init__(self, store: IndexStore, embedder: Embedder) -> None:
         self.store = store
         self.embedder = embedder
+        # The lexical query runs in SQLite (GIL released) while the question is embedded.
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="quarry-lexical")
+
+    def close(self) -> None:
+        """Stop the helper thread (the store and embedder stay open: they are the caller's)."""
+        self._pool.shutdown(wait=True)
 
     def search(self, question: str, k: int, relevance_floor: float | None = None) -> list[Hit]:
         """The ``k`` best distinct passages for ``question``, best first.
@@ -85,9 +92,10 @@ class Retriever:
         if not question:
             return []
         n = candidate_count(k)
+        lexical_future = self._pool.submit(self.store.lexical_search, question, n)
         qvec = self.embedder.embed_query(question)
         dense = self.store.dense_search(qvec, n)
-        lexical_hits = self.store.lexical_search(question, n)
+        lexical_hits = lexical_future.result()
         candidates = self._candidates(question, qvec, dense, lexical_hits)
         candidates.sort(key=lambda c: c.rrf, reverse=True)
         hits = []

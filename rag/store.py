@@ -52,6 +52,8 @@ SCHEMA_VERSION = 1
 CATALOG = "catalog.sqlite"
 VECTORS = "vectors.faiss"
 VECTORS_INFO = "vectors.json"
+PRUNE_FROM = 5_000  # chunks; below this lexical search uses every query token
+COMMON_SHARE = 0.1
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -265,6 +267,8 @@ class IndexStore:
     # -- search --------------------------------------------------------------
     def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The ``k`` chunks nearest ``vector`` as (chunk id, cosine similarity), best first."""
+        import faiss
+
         q = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
         if q.shape[1] != self.dim:
             raise ValueError(f"query vector has {q.shape[1]} dimensions, the index {self.dim}")
@@ -272,6 +276,10 @@ class IndexStore:
             index = self._faiss
             if index is None or index.ntotal == 0 or k < 1:
                 return []
+            # One query is faster on one thread: OpenMP's hand-offs cost more than they
+            # save, and far more when the cores are busy (indexing, the LLM): measured
+            # 14 ms against 72 ms at 100k chunks. Affects only this calling thread.
+            faiss.omp_set_num_threads(1)
             scores, ids = index.search(q, min(k, index.ntotal))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
@@ -280,9 +288,11 @@ class IndexStore:
 
         The score is SQLite's bm25() negated, so higher is better; it only ranks
         within one query. Questions are tokenized by :func:`rag.lexical.query_tokens`
-        and any token may match (OR).
+        and any token may match (OR). In a large index, tokens found in more than
+        ``COMMON_SHARE`` of the chunks are left out when rarer ones exist: they add
+        little to BM25 but most of its cost (14 ms of a search at 100k chunks).
         """
-        tokens = lexical.query_tokens(query)
+        tokens = self._selective(lexical.query_tokens(query))
         if not tokens or k < 1:
             return []
         expr = " OR ".join(f'"{t}"' for t in tokens)
@@ -291,6 +301,15 @@ class IndexStore:
                 "SELECT rowid, rank FROM lex WHERE lex MATCH ? ORDER BY rank LIMIT ?",
                 (expr, k)).fetchall()
         return [(int(r), -float(s)) for r, s in rows]
+
+    def _selective(self, tokens: list[str]) -> list[str]:
+        n = self.count_chunks()
+        if n < PRUNE_FROM or len(tokens) < 2:
+            return tokens
+        df = self.term_document_counts(tokens)
+        known = [t for t in tokens if df[t] > 0]
+        rare = [t for t in known if df[t] <= COMMON_SHARE * n]
+        return rare or sorted(known, key=df.__getitem__)[:1]
 
     def term_document_counts(self, tokens: Iterable[str]) -> dict[str, int]:
         """How many chunks contain each lexical token (0 for unknown tokens)."""

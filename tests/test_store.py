@@ -232,3 +232,14 @@ def test_sigkill_while_writing_leaves_a_consistent_index(index_dir: Path) -> Non
         for f in files:  # every file has exactly its latest chunks, none twice
             texts = sorted(r.text for r in rows if r.file == f.path)
             assert texts == sorted(f"text {f.hash} {j}" for j in range(f.chunks))
+
+
+def test_large_indexes_leave_common_query_tokens_out(index_dir: Path, monkeypatch) -> None:
+    monkeypatch.setattr(store, "PRUNE_FROM", 1)
+    with IndexStore.open(index_dir, META) as s:
+        texts = [f"revenue report number {i}" for i in range(20)] + ["revenue of the zebra unit"]
+        ids = s.replace_file("r.txt", "h", 1, 1, chunks_for("r.txt", texts), unit(21))
+        assert [i for i, _ in s.lexical_search("zebra revenue", 50)] == [ids[-1]]
+        assert len(s.lexical_search("revenue report", 50)) == 20  # all common: the rarest, "report"
+        monkeypatch.setattr(store, "PRUNE_FROM", 10**9)
+        assert len(s.lexical_search("zebra revenue", 50)) == 21
