@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.signals import emit
 from rag.types import Answer, Support
 
 CITE_SCHEME = "quarry"
@@ -185,12 +184,12 @@ class ChatView(QWidget):
         text = self.question.toPlainText().strip()
         if text and self.send_button.isEnabled():
             self.question.clear()
-            emit(self.ask_requested, text)
+            self.ask_requested.emit(text)
 
     def _on_anchor(self, url: QUrl) -> None:
         cite = parse_cite(url)
         if cite:
-            emit(self.citation_clicked, *cite)
+            self.citation_clicked.emit(*cite)
 
     # -- writing -----------------------------------------------------------------------
     def _end(self) -> QTextCursor:

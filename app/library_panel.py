@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.signals import emit
 from rag.types import FileReport, FileStatus, IndexProgress, IndexReport
 
 STATUS_WORDS = {

@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
 from app.chat_view import ChatView
 from app.library_panel import LibraryPanel
 from app.model_panel import ModelPanel, describe_model
-from app.signals import emit
 from app.sources_panel import SourcesPanel, source_heading
 from app.workers import Job, Workers
 from rag import paths
@@ -272,14 +271,14 @@ class MainWindow(QMainWindow):
         self.library.show_report(report)
         self.library.set_files(files)
         self.statusBar().showMessage(self.library.summary.text(), 10000)
-        emit(self.index_finished, report)
+        self.index_finished.emit(report)
 
     def _index_failed(self, exc: BaseException) -> None:
         self._list_models()
         self.library.set_indexing(False)
         self.library.show_error(str(exc))
         self.statusBar().showMessage(f"Indexing failed: {exc}", 10000)
-        emit(self.index_finished, exc)
+        self.index_finished.emit(exc)
 
     # -- asking ------------------------------------------------------------------------
     def ask(self, question: str) -> None:
@@ -328,13 +327,13 @@ class MainWindow(QMainWindow):
         if answer.stats.tokens_per_s:
             self.speed_label.setText(f"Last answer: {answer.stats.tokens_per_s:.1f} tokens/s")
         self._show_model(getattr(self.engine, "model_info", None))
-        emit(self.answer_finished, answer)
+        self.answer_finished.emit(answer)
 
     def _answer_failed(self, exc: BaseException) -> None:
         message = str(exc) or type(exc).__name__
         self.chat.fail_answer(message)
         self.exchanges.append((self._question, message))
-        emit(self.answer_finished, message)
+        self.answer_finished.emit(message)
 
     # -- sources -----------------------------------------------------------------------
     def open_citation(self, answer_index: int, number: int) -> None:
@@ -357,7 +356,7 @@ class MainWindow(QMainWindow):
         def done(result) -> None:
             path, text = result
             self.sources.show_passage(source, path, text)
-            emit(self.passage_shown, source)
+            self.passage_shown.emit(source)
 
         def failed(exc: BaseException) -> None:
             self.sources.viewer.note.setText(f"Could not open {source.file}: {exc}")
@@ -439,12 +438,12 @@ class MainWindow(QMainWindow):
             self.model_panel.set_device(device)
             self.device_label.setText(device)
             self._show_model(info)
-            emit(self.model_loaded, info)
+            self.model_loaded.emit(info)
 
         def failed(exc: BaseException) -> None:
             self.model_panel.set_loading(False)
             QMessageBox.warning(self, "Could not load the model", str(exc) or repr(exc))
-            emit(self.model_loaded, exc)
+            self.model_loaded.emit(exc)
 
         def finished() -> None:
             if self._pending_question is not None:

@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.signals import emit
 from models.decoding import PRESETS, DecodingParams
 from models.options import base_type, field_types, label_of, options
 
@@ -188,7 +187,7 @@ class DecodingForm(QWidget):
         if name in PRESETS:
             self.set_params(PRESETS[name], name)
             self.error.setText("")
-            emit(self.changed, self.params, name)
+            self.changed.emit(self.params, name)
 
     def _on_edit(self, *_args: Any) -> None:
         try:
@@ -202,7 +201,7 @@ class DecodingForm(QWidget):
         self.preset.blockSignals(True)
         self.preset.setCurrentIndex(self.preset.findData(name))
         self.preset.blockSignals(False)
-        emit(self.changed, params, name)
+        self.changed.emit(params, name)
 
 
 class ModelPanel(QWidget):
@@ -231,7 +230,7 @@ class ModelPanel(QWidget):
         self.details.setTextFormat(Qt.TextFormat.PlainText)
         self.load_button = QPushButton("Load", self)
         self.load_button.clicked.connect(
-            lambda: emit(self.load_requested, self.picker.currentData() or model)
+            lambda: self.load_requested.emit(self.picker.currentData() or model)
         )
         self.browse_button = QPushButton("Browse…", self)
         self.browse_button.setToolTip("Load a GGUF model file from anywhere on this computer")
@@ -339,7 +338,7 @@ class ModelPanel(QWidget):
             "GGUF models (*.gguf);;All files (*)",
         )
         if path:
-            emit(self.load_requested, path)
+            self.load_requested.emit(path)
 
     def set_loading(self, on: bool) -> None:
         self.progress.setVisible(on)

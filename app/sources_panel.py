@@ -7,7 +7,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QSplitter, QVBoxLayout, QWidget
 
-from app.signals import emit
 from app.source_viewer import SourceViewer
 from rag.types import Answer, Source
 
@@ -83,7 +82,7 @@ class SourcesPanel(QWidget):
         number = item.data(Qt.ItemDataRole.UserRole)
         for s in self.answer.sources:
             if s.number == number:
-                emit(self.source_chosen, s)
+                self.source_chosen.emit(s)
 
     def show_passage(self, source: Source, path: Path, text: str) -> None:
         self.viewer.show_passage(

@@ -16,7 +16,6 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from app.signals import emit
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +38,10 @@ class Job(QObject):
 
     # The three callables handed to the core; they are called on the worker thread.
     def on_progress(self, *args: Any) -> None:
-        emit(self.progress, args)
+        self.progress.emit(args)
 
     def on_token(self, text: str) -> None:
-        emit(self.token, text)
+        self.token.emit(text)
 
     def should_stop(self) -> bool:
         return self._stop.is_set()
@@ -55,11 +54,11 @@ class Job(QObject):
             result = self._fn(self)
         except BaseException as exc:  # noqa: BLE001 - reported to the window, never swallowed
             log.debug("job %s failed", self.name, exc_info=True)
-            emit(self.failed, exc)
+            self.failed.emit(exc)
         else:
-            emit(self.done, result)
+            self.done.emit(result)
         finally:
-            emit(self.finished)
+            self.finished.emit()
 
 
 class _Runnable(QRunnable):
