@@ -248,6 +248,8 @@ class Engine:
 
     # -- lifetime ------------------------------------------------------------------
     def _close_index(self) -> None:
+        if self._retriever is not None:
+            self._retriever.close()
         if self._store is not None:
             self._store.close()
         self._store = None

@@ -21,13 +21,6 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    e = Embedder()
-    e.model  # noqa: B018 - load once for the session
-    return e
-
-
 def test_importing_does_not_load_torch() -> None:
     code = ("import sys, rag.embeddings; e = rag.embeddings.Embedder(); e.model_id; "
             "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)")

@@ -12,7 +12,6 @@ from rag import lexical
 from rag.retrieve import Retriever, relevance
 from rag.store import IndexStore
 from rag.types import Chunk
-from tests.test_embeddings import embedder  # noqa: F401 - the session's model, loaded once
 
 DIM = 8
 
