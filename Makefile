@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAVA_BUILD=OFF
 DOCS ?= examples/northwind
 
-.PHONY: install run test bench lint clean
+.PHONY: install run test bench lint package clean
 
 install: $(STAMP)
 
@@ -33,6 +33,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	for b in bench/*.py; do HF_HUB_OFFLINE=1 $(BIN)/python $$b || exit 1; done
+
+# Build this platform's installer into dist/ (Linux: .deb and .tar.gz).
+package: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python packaging/build.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -109,7 +109,16 @@ def _sha256(path: Path) -> str:
 
 
 def bundled_default(on_progress: Callable[[int, int, str], None] | None = None) -> Path:
-    """The default model's path, assembling and verifying it on first use."""
+    """The default model's path, assembling and verifying it on first use.
+
+    An installed app ships the file already joined and checked at build time, in the
+    folder its runtime hook names in ``QUARRY_BUNDLED_MODELS``; it is used in place.
+    """
+    shipped_dir = os.environ.get("QUARRY_BUNDLED_MODELS")
+    if shipped_dir:
+        shipped = Path(shipped_dir) / DEFAULT_FILENAME
+        if shipped.is_file() and shipped.stat().st_size == DEFAULT_SIZE:
+            return shipped
     target = data_dir() / "bundled" / DEFAULT_FILENAME
     if _already_verified(target):
         return target

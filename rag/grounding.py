@@ -233,6 +233,13 @@ def _cjk_names(sentence: str) -> list[str]:
     import jieba.posseg
 
     jieba.setLogLevel(logging.WARNING)
+    # jieba caches its dictionary in /tmp by default; Quarry writes only to its data folder.
+    if jieba.dt.tmp_dir is None:
+        from rag.paths import data_dir
+
+        cache = data_dir() / "cache"
+        cache.mkdir(parents=True, exist_ok=True)
+        jieba.dt.tmp_dir = str(cache)
     return [p.word for p in jieba.posseg.cut(sentence)
             if p.flag in ("nr", "ns", "nt", "nz") and len(p.word) >= 2 and _CJK.search(p.word)]
 
