@@ -227,18 +227,22 @@ class Engine:
     ) -> Answer:
         from rag.asking import answer_question
 
-        if self._retriever is None:
+        retriever = self._retriever
+        if retriever is None:
             raise FolderError("No folder is open.")
         if self._llm is None:
             self.load_model()
+        # Taken before the LLM lock: update_settings holds the engine lock while it waits
+        # for the LLM lock, so asking for the embedder under the LLM lock could deadlock.
+        embedder = self.embedder
         r = self.settings.retrieval
         with self._llm_lock:
             return answer_question(
                 question,
                 history,
-                retriever=self._retriever,
+                retriever=retriever,
                 llm=self._llm,
-                embedder=self.embedder,
+                embedder=embedder,
                 k=r.k,
                 relevance_floor=r.relevance_floor,
                 decoding=decoding or self.settings.decoding,
