@@ -47,6 +47,13 @@ COS_FULL = 0.7
 # A Chinese question's bigrams include many that cross word borders ("京的") and occur
 # in no passage, so covering half its weight is already full lexical evidence.
 CJK_LEXICAL_FULL = 0.5
+# Documents ranked by their whole text add a third list to the fusion: a passage from a
+# file the question is about (by name, company, period) rises above a like passage from
+# another file. A smaller constant than RRF_K because there are far fewer documents
+# than passages, so rank differences among the top few files must count.
+DOC_RRF_K = 5
+DOC_WEIGHT = 1.0
+DOC_CANDIDATES = 10
 MIN_DENSE_WEIGHT = 0.05  # the dense list still breaks ties for a question the model cannot read
 DUPLICATE_JACCARD = 0.9  # token-set similarity above which two passages say the same thing
 
@@ -92,11 +99,11 @@ class Retriever:
         if not question:
             return []
         n = candidate_count(k)
-        lexical_future = self._pool.submit(self.store.lexical_search, question, n)
+        lexical_future = self._pool.submit(self._lexical, question, n)
         qvec = self.embedder.embed_query(question)
         dense = self.store.dense_search(qvec, n)
-        lexical_hits = lexical_future.result()
-        candidates = self._candidates(question, qvec, dense, lexical_hits)
+        lexical_hits, documents = lexical_future.result()
+        candidates = self._candidates(question, qvec, dense, lexical_hits, documents)
         candidates.sort(key=lambda c: c.rrf, reverse=True)
         hits = []
         for c in _distinct(candidates):
@@ -107,8 +114,20 @@ class Retriever:
                 break
         return hits
 
-    def _candidates(self, question: str, qvec: np.ndarray, dense: list[tuple[int, float]],
-                    lexical_hits: list[tuple[int, float]]) -> list[_Candidate]:
+    def _lexical(self, question: str, n: int):
+        return (
+            self.store.lexical_search(question, n),
+            self.store.document_search(question, DOC_CANDIDATES),
+        )
+
+    def _candidates(
+        self,
+        question: str,
+        qvec: np.ndarray,
+        dense: list[tuple[int, float]],
+        lexical_hits: list[tuple[int, float]],
+        documents: list[tuple[str, float]] = (),
+    ) -> list[_Candidate]:
         cjk = lexical.cjk_share(question)
         w = 1.0 - cjk if getattr(self.embedder, "english_only", False) else 1.0
         rrf: dict[int, float] = {}
@@ -129,11 +148,21 @@ class Retriever:
         token_text = self.store.lexical_tokens(rrf)
         weights = self._idf(lexical.query_tokens(question))
         total = sum(weights.values())
+        # Scaled so the best document adds what a first place in one list adds.
+        doc_bonus = (
+            {
+                path: DOC_WEIGHT / (RRF_K + 1) * (DOC_RRF_K + 1) / (DOC_RRF_K + rank)
+                for rank, (path, _) in enumerate(documents, 1)
+            }
+            if len(documents) > 1
+            else {}
+        )
         out = []
         for row in rows:
             tokens = frozenset(token_text.get(row.id, "").split())
             covered = sum(w for t, w in weights.items() if t in tokens) / total if total else 0.0
-            c = _Candidate(row, rrf[row.id], cosine[row.id], lex_rank.get(row.id), tokens)
+            fused = rrf[row.id] + doc_bonus.get(row.file, 0.0)
+            c = _Candidate(row, fused, cosine[row.id], lex_rank.get(row.id), tokens)
             c.score = relevance(c.cosine, covered, w, cjk)
             out.append(c)
         return out
@@ -146,8 +175,9 @@ class Retriever:
         return {t: math.log(1.0 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in tokens}
 
 
-def relevance(cosine: float, lexical_coverage: float, dense_weight: float = 1.0,
-              cjk_share: float = 0.0) -> float:
+def relevance(
+    cosine: float, lexical_coverage: float, dense_weight: float = 1.0, cjk_share: float = 0.0
+) -> float:
     """The absolute 0..1 relevance of a passage (see the module docstring)."""
     dense = min(1.0, max(0.0, (cosine - COS_NONE) / (COS_FULL - COS_NONE))) * dense_weight
     full = 1.0 - (1.0 - CJK_LEXICAL_FULL) * cjk_share
@@ -183,6 +213,16 @@ def _duplicates(a: _Candidate, b: _Candidate) -> bool:
 
 def _hit(c: _Candidate) -> Hit:
     ch = c.chunk
-    return Hit(chunk_id=ch.id, file=ch.file, page=ch.page, start=ch.start, end=ch.end,
-               text=ch.text, score=round(c.score, 4), title=ch.title, heading=ch.heading,
-               dense_score=round(c.cosine, 4), lexical_rank=c.lexical_rank)
+    return Hit(
+        chunk_id=ch.id,
+        file=ch.file,
+        page=ch.page,
+        start=ch.start,
+        end=ch.end,
+        text=ch.text,
+        score=round(c.score, 4),
+        title=ch.title,
+        heading=ch.heading,
+        dense_score=round(c.cosine, 4),
+        lexical_rank=c.lexical_rank,
+    )

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CATALOG = "catalog.sqlite"
 VECTORS = "vectors.faiss"
 VECTORS_INFO = "vectors.json"
@@ -85,6 +85,8 @@ CREATE INDEX chunks_by_file ON chunks(file_id);
 CREATE VIRTUAL TABLE lex USING fts5(
     tokens, tokenize = "unicode61 remove_diacritics 2 tokenchars '.'");
 CREATE VIRTUAL TABLE lex_terms USING fts5vocab(lex, 'row');
+CREATE VIRTUAL TABLE docs USING fts5(
+    tokens, tokenize = "unicode61 remove_diacritics 2 tokenchars '.'");
 """
 
 
@@ -127,8 +129,9 @@ def _encode_meta(value: Any) -> str:
 class IndexStore:
     """One folder's index. Create with :meth:`open`; call :meth:`close` when done."""
 
-    def __init__(self, directory: Path, conn: sqlite3.Connection, dim: int,
-                 rebuilt: bool, reason: str) -> None:
+    def __init__(
+        self, directory: Path, conn: sqlite3.Connection, dim: int, rebuilt: bool, reason: str
+    ) -> None:
         self.directory = directory
         self.dim = dim
         self.rebuilt = rebuilt  # True when an existing index was discarded on open
@@ -152,8 +155,10 @@ class IndexStore:
         """
         directory = Path(directory)
         if "dim" not in meta or not isinstance(meta["dim"], int) or meta["dim"] < 1:
-            raise ValueError(f"meta must give the vector dimension as a positive int 'dim', "
-                             f"got {meta.get('dim')!r}")
+            raise ValueError(
+                f"meta must give the vector dimension as a positive int 'dim', "
+                f"got {meta.get('dim')!r}"
+            )
         wanted = {**meta, "schema_version": SCHEMA_VERSION, "lexical_version": lexical.VERSION}
         try:
             directory.mkdir(parents=True, exist_ok=True)
@@ -182,8 +187,10 @@ class IndexStore:
                 for statement in _SCHEMA.split(";\n"):
                     if statement.strip():
                         conn.execute(statement)
-                conn.executemany("INSERT INTO meta VALUES (?, ?)",
-                                 [(k, _encode_meta(v)) for k, v in wanted.items()])
+                conn.executemany(
+                    "INSERT INTO meta VALUES (?, ?)",
+                    [(k, _encode_meta(v)) for k, v in wanted.items()],
+                )
         except sqlite3.Error as exc:
             raise IndexStoreError(f"Cannot create the index in {directory}: {exc}") from exc
         return cls(directory, conn, meta["dim"], bool(reason), reason)
@@ -193,18 +200,27 @@ class IndexStore:
         with self._lock:
             row = self._conn.execute(
                 "SELECT path, hash, size, mtime_ns, status, reason, chunks FROM files "
-                "WHERE path = ?", (rel,)).fetchone()
+                "WHERE path = ?",
+                (rel,),
+            ).fetchone()
         return _record(row) if row else None
 
     def all_files(self) -> list[FileRecord]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT path, hash, size, mtime_ns, status, reason, chunks FROM files "
-                "ORDER BY path").fetchall()
+                "SELECT path, hash, size, mtime_ns, status, reason, chunks FROM files ORDER BY path"
+            ).fetchall()
         return [_record(r) for r in rows]
 
-    def replace_file(self, rel: str, hash: str, size: int, mtime_ns: int,
-                     chunks: list[Chunk], vectors: np.ndarray) -> list[int]:
+    def replace_file(
+        self,
+        rel: str,
+        hash: str,
+        size: int,
+        mtime_ns: int,
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+    ) -> list[int]:
         """Make ``chunks`` (with their ``vectors``) the only chunks of file ``rel``.
 
         One transaction: after a crash the file has either all its old chunks or
@@ -212,30 +228,47 @@ class IndexStore:
         """
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if len(chunks) and vectors.shape != (len(chunks), self.dim):
-            raise ValueError(f"expected vectors of shape ({len(chunks)}, {self.dim}) for "
-                             f"{len(chunks)} chunks of {rel}, got {vectors.shape}")
+            raise ValueError(
+                f"expected vectors of shape ({len(chunks)}, {self.dim}) for "
+                f"{len(chunks)} chunks of {rel}, got {vectors.shape}"
+            )
         with self._lock:
             with self._write():
                 old = self._delete_chunks_of(rel)
-                file_id = self._upsert_file(rel, hash, size, mtime_ns, FileStatus.INDEXED, "",
-                                            len(chunks))
+                file_id = self._upsert_file(
+                    rel, hash, size, mtime_ns, FileStatus.INDEXED, "", len(chunks)
+                )
                 ids = []
                 for chunk, vec in zip(chunks, vectors, strict=False):
                     cur = self._conn.execute(
                         "INSERT INTO chunks (file_id, page, start, end, text, title, heading, "
                         "vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (file_id, chunk.page, chunk.start, chunk.end, chunk.text, chunk.title,
-                         chunk.heading, vec.tobytes()))
+                        (
+                            file_id,
+                            chunk.page,
+                            chunk.start,
+                            chunk.end,
+                            chunk.text,
+                            chunk.title,
+                            chunk.heading,
+                            vec.tobytes(),
+                        ),
+                    )
                     ids.append(cur.lastrowid)
                     self._conn.execute(
                         "INSERT INTO lex (rowid, tokens) VALUES (?, ?)",
-                        (cur.lastrowid, lexical.index_text(chunk.title, chunk.heading,
-                                                           chunk.text)))
+                        (cur.lastrowid, lexical.index_text(chunk.title, chunk.heading, chunk.text)),
+                    )
+                self._conn.execute(
+                    "INSERT INTO docs (rowid, tokens) VALUES (?, ?)",
+                    (file_id, lexical.index_text(_file_words(rel), *_document_text(chunks))),
+                )
             self._faiss_update(old, np.asarray(ids, dtype=np.int64), vectors[: len(ids)])
         return ids
 
-    def record_problem(self, rel: str, hash: str, size: int, mtime_ns: int,
-                       status: FileStatus | str, reason: str) -> None:
+    def record_problem(
+        self, rel: str, hash: str, size: int, mtime_ns: int, status: FileStatus | str, reason: str
+    ) -> None:
         """Remember that ``rel`` could not be indexed (and drop any chunks it had), so an
         unchanged bad file is reported again without being read again."""
         status = FileStatus(status)
@@ -252,8 +285,9 @@ class IndexStore:
             if self._closed:
                 raise IndexStoreError("the index is closed")
             with _transaction(self._conn):
-                self._conn.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?",
-                                   (size, mtime_ns, rel))
+                self._conn.execute(
+                    "UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime_ns, rel)
+                )
 
     def remove_file(self, rel: str) -> bool:
         """Forget ``rel`` and its chunks; False when it was not in the index."""
@@ -283,6 +317,25 @@ class IndexStore:
             scores, ids = index.search(q, min(k, index.ntotal))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
+    def document_search(self, query: str, k: int) -> list[tuple[str, float]]:
+        """The ``k`` files whose whole text best matches ``query`` (BM25), as (path, score).
+
+        Questions name the company, product or period a document is about ("Apple's
+        net sales") while the passage that answers them rarely repeats it; ranking
+        whole documents tells the retriever which files the question is about.
+        """
+        tokens = lexical.query_tokens(query)
+        if not tokens or k < 1:
+            return []
+        expr = " OR ".join(f'"{t}"' for t in dict.fromkeys(tokens))
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT f.path, bm25(docs) FROM docs JOIN files f ON f.id = docs.rowid "
+                "WHERE docs MATCH ? ORDER BY bm25(docs) LIMIT ?",
+                (expr, k),
+            ).fetchall()
+        return [(path, -float(score)) for path, score in rows]
+
     def lexical_search(self, query: str, k: int) -> list[tuple[int, float]]:
         """The ``k`` best BM25 matches for ``query`` as (chunk id, score), best first.
 
@@ -298,8 +351,8 @@ class IndexStore:
         expr = " OR ".join(f'"{t}"' for t in tokens)
         with self._lock:
             rows = self._conn.execute(
-                "SELECT rowid, rank FROM lex WHERE lex MATCH ? ORDER BY rank LIMIT ?",
-                (expr, k)).fetchall()
+                "SELECT rowid, rank FROM lex WHERE lex MATCH ? ORDER BY rank LIMIT ?", (expr, k)
+            ).fetchall()
         return [(int(r), -float(s)) for r, s in rows]
 
     def _selective(self, tokens: list[str]) -> list[str]:
@@ -325,17 +378,30 @@ class IndexStore:
         vec_col = "c.vector" if with_vectors else "NULL"
         rows = self._select_in(
             f"SELECT c.id, f.path, c.page, c.start, c.end, c.text, c.title, c.heading, "
-            f"{vec_col} FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id IN ", ids)
+            f"{vec_col} FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id IN ",
+            ids,
+        )
         by_id = {
-            r[0]: StoredChunk(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7],
-                              np.frombuffer(r[8], dtype=np.float32) if r[8] is not None else None)
-            for r in rows}
+            r[0]: StoredChunk(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                r[7],
+                np.frombuffer(r[8], dtype=np.float32) if r[8] is not None else None,
+            )
+            for r in rows
+        }
         return [by_id[i] for i in ids if i in by_id]
 
     def lexical_tokens(self, ids: Iterable[int]) -> dict[int, str]:
         """The indexed token text of each chunk (space-separated), by id."""
-        rows = self._select_in("SELECT rowid, tokens FROM lex WHERE rowid IN ",
-                               [int(i) for i in ids])
+        rows = self._select_in(
+            "SELECT rowid, tokens FROM lex WHERE rowid IN ", [int(i) for i in ids]
+        )
         return {int(r): t for r, t in rows}
 
     def _select_in(self, sql: str, values: list[Any]) -> list[tuple]:
@@ -343,7 +409,7 @@ class IndexStore:
         rows: list[tuple] = []
         with self._lock:
             for i in range(0, len(values), 500):
-                part = values[i:i + 500]
+                part = values[i : i + 500]
                 rows += self._conn.execute(sql + f"({','.join('?' * len(part))})", part)
         return rows
 
@@ -375,8 +441,12 @@ class IndexStore:
             if self._faiss is None or generation == self._saved_generation:
                 return
             data = faiss.serialize_index(self._faiss).tobytes()
-            info = {"uid": self._uid(), "generation": generation, "ntotal": int(self._faiss.ntotal),
-                    "sha256": hashlib.sha256(data).hexdigest()}
+            info = {
+                "uid": self._uid(),
+                "generation": generation,
+                "ntotal": int(self._faiss.ntotal),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
             _atomic_write(self.directory / VECTORS, data)
             _atomic_write(self.directory / VECTORS_INFO, json.dumps(info).encode())
             self._saved_generation = generation
@@ -409,29 +479,52 @@ class IndexStore:
                 yield
                 self._conn.execute("UPDATE state SET generation = generation + 1")
         except sqlite3.Error as exc:
-            raise IndexStoreError(f"Could not write the index in {self.directory}: {exc}") \
-                from exc
+            raise IndexStoreError(f"Could not write the index in {self.directory}: {exc}") from exc
 
     def _delete_chunks_of(self, rel: str) -> np.ndarray:
-        old = np.asarray([r[0] for r in self._conn.execute(
-            "SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path = ?",
-            (rel,))], dtype=np.int64)
+        self._conn.execute(
+            "DELETE FROM docs WHERE rowid = (SELECT id FROM files WHERE path = ?)", (rel,)
+        )
+        old = np.asarray(
+            [
+                r[0]
+                for r in self._conn.execute(
+                    "SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path = ?",
+                    (rel,),
+                )
+            ],
+            dtype=np.int64,
+        )
         if len(old):
             self._conn.execute(
                 "DELETE FROM lex WHERE rowid IN (SELECT c.id FROM chunks c JOIN files f "
-                "ON f.id = c.file_id WHERE f.path = ?)", (rel,))
+                "ON f.id = c.file_id WHERE f.path = ?)",
+                (rel,),
+            )
             self._conn.execute(
-                "DELETE FROM chunks WHERE file_id = (SELECT id FROM files WHERE path = ?)", (rel,))
+                "DELETE FROM chunks WHERE file_id = (SELECT id FROM files WHERE path = ?)", (rel,)
+            )
         return old
 
-    def _upsert_file(self, rel: str, hash: str, size: int, mtime_ns: int, status: FileStatus,
-                     reason: str, n_chunks: int) -> int:
-        return int(self._conn.execute(
-            "INSERT INTO files (path, hash, size, mtime_ns, status, reason, chunks) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET hash = excluded.hash, "
-            "size = excluded.size, mtime_ns = excluded.mtime_ns, status = excluded.status, "
-            "reason = excluded.reason, chunks = excluded.chunks RETURNING id",
-            (rel, hash, size, mtime_ns, status.value, reason, n_chunks)).fetchone()[0])
+    def _upsert_file(
+        self,
+        rel: str,
+        hash: str,
+        size: int,
+        mtime_ns: int,
+        status: FileStatus,
+        reason: str,
+        n_chunks: int,
+    ) -> int:
+        return int(
+            self._conn.execute(
+                "INSERT INTO files (path, hash, size, mtime_ns, status, reason, chunks) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET hash = excluded.hash, "
+                "size = excluded.size, mtime_ns = excluded.mtime_ns, status = excluded.status, "
+                "reason = excluded.reason, chunks = excluded.chunks RETURNING id",
+                (rel, hash, size, mtime_ns, status.value, reason, n_chunks),
+            ).fetchone()[0]
+        )
 
     def _faiss_update(self, remove: np.ndarray, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Mirror a committed change in memory; on any failure, rebuild from the catalog."""
@@ -461,13 +554,17 @@ class IndexStore:
 
         try:
             info = json.loads((self.directory / VECTORS_INFO).read_text(encoding="utf-8"))
-            if (info.get("uid") != self._uid() or info.get("generation") != generation
-                    or info.get("ntotal") != count):
+            if (
+                info.get("uid") != self._uid()
+                or info.get("generation") != generation
+                or info.get("ntotal") != count
+            ):
                 return None
             data = (self.directory / VECTORS).read_bytes()
             if hashlib.sha256(data).hexdigest() != info.get("sha256"):
-                log.warning("vectors.faiss in %s does not match its checksum; rebuilding",
-                            self.directory)
+                log.warning(
+                    "vectors.faiss in %s does not match its checksum; rebuilding", self.directory
+                )
                 return None
             index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
             if index.d != self.dim or index.ntotal != count:
@@ -519,6 +616,20 @@ def _meta_difference(stored: dict[str, str], wanted: dict[str, Any]) -> str:
     return "; ".join(changes)
 
 
+def _file_words(rel: str) -> str:
+    """A file's name as words ("2023 Q2 NVDA.pdf" -> "2023 Q2 NVDA"): people name files
+    after what they are about."""
+    name = rel.rsplit("/", 1)[-1]
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return " ".join(rel.split("/")[:-1] + [stem]).replace("_", " ").replace("-", " ")
+
+
+def _document_text(chunks: list[Chunk]) -> list[str]:
+    """The document's title once and each chunk's text, without the overlaps counted twice
+    mattering much to BM25 over a whole document."""
+    return [chunks[0].title if chunks else "", *(c.text for c in chunks)]
+
+
 def _record(row: tuple) -> FileRecord:
     return FileRecord(row[0], row[1], row[2], row[3], FileStatus(row[4]), row[5], row[6])
 
@@ -533,8 +644,15 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def _remove_index_files(directory: Path) -> None:
-    for name in (CATALOG, CATALOG + "-wal", CATALOG + "-shm", VECTORS, VECTORS_INFO,
-                 VECTORS + ".tmp", VECTORS_INFO + ".tmp"):
+    for name in (
+        CATALOG,
+        CATALOG + "-wal",
+        CATALOG + "-shm",
+        VECTORS,
+        VECTORS_INFO,
+        VECTORS + ".tmp",
+        VECTORS_INFO + ".tmp",
+    ):
         p = directory / name
         if p.is_dir():
             shutil.rmtree(p)
