@@ -40,8 +40,9 @@ def store(tmp_path: Path):
 
 
 def add(store: IndexStore, rel: str, items: list[tuple[str, np.ndarray]], page: int | None = 1,
-        step: int = 1000, overlap: int = 0) -> list[int]:
-    chunks = [Chunk(rel, page, i * step, i * step + step + overlap, text, title=rel)
+        step: int = 1000, overlap: int = 0, title: str | None = None) -> list[int]:
+    title = rel if title is None else title
+    chunks = [Chunk(rel, page, i * step, i * step + step + overlap, text, title=title)
               for i, (text, _) in enumerate(items)]
     return store.replace_file(rel, "h", 1, 1, chunks, np.stack([v for _, v in items]))
 
@@ -181,3 +182,36 @@ def test_real_unrelated_question_scores_below_a_relevant_one(real_retriever: Ret
     assert related[0].score > 0.5 > unrelated[0].score
     assert real_retriever.search("What is the boiling point of mercury?", 3,
                                  relevance_floor=0.5) == []
+
+
+# -- documents as a whole ----------------------------------------------------------
+def test_a_question_naming_a_document_prefers_its_passages(store: IndexStore) -> None:
+    """The passage that answers rarely repeats the company the question names; the
+    document that holds it does (its cover page, its file name)."""
+    same = axis(0)
+    add(store, "2023 Q2 Contoso.pdf", [("Contoso Ltd quarterly report, second quarter.", axis(1)),
+                                       ("Net revenue grew 8 percent on higher volume.", same)],
+        title="Quarterly report")
+    add(store, "2023 Q2 Fabrikam.pdf", [("Fabrikam Inc quarterly report, second quarter.",
+                                         axis(2)),
+                                        ("Net revenue grew 3 percent on higher volume.",
+                                         axis(0, 0.3, 3))],  # a little less like the question
+        title="Quarterly report")
+    q = "How did Fabrikam's net revenue change?"
+    retriever = Retriever(store, VectorsByQuery({q: same}))
+    try:
+        assert [f for f, _ in store.document_search(q, 5)][0] == "2023 Q2 Fabrikam.pdf"
+        revenue = [h for h in retriever.search(q, k=4) if "revenue" in h.text]
+        assert revenue[0].file == "2023 Q2 Fabrikam.pdf"
+    finally:
+        retriever.close()
+
+
+def test_a_replaced_or_removed_file_leaves_the_document_ranking(store: IndexStore) -> None:
+    add(store, "a.txt", [("The zeppelin hangar is in Friedrichshafen.", axis(0))])
+    add(store, "b.txt", [("Bicycles are parked at the north gate.", axis(1))])
+    assert [f for f, _ in store.document_search("zeppelin", 5)] == ["a.txt"]
+    add(store, "a.txt", [("The hangar now stores bicycles.", axis(0))])
+    assert store.document_search("zeppelin", 5) == []
+    store.remove_file("b.txt")
+    assert [f for f, _ in store.document_search("bicycles", 5)] == ["a.txt"]
