@@ -3,7 +3,8 @@
 Layout of the index directory::
 
     catalog.sqlite   files, chunks (text, offsets and the vector as float32 bytes),
-                     an FTS5 table over rag.lexical tokens, and the index metadata
+                     an FTS5 table over rag.lexical tokens per chunk and one per
+                     document (its name, title and whole text), and the index metadata
     vectors.faiss    the FAISS index (IndexIDMap2 over IndexFlatIP, chunk ids as ids)
     vectors.json     which catalog (uid, generation) vectors.faiss reflects, and its SHA-256
 
