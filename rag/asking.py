@@ -65,7 +65,7 @@ def answer_question(question: str, history: Sequence[Turn], *, retriever: Any, l
     stats.stop_reason = str(stop).lower() if stop is not None else ""
 
     t1 = time.perf_counter()
-    text = gen.text.strip()
+    text = grounding.strip_copied_headers(gen.text.strip(), len(prompt.sources))
     sentences = grounding.check_answer(text, prompt.sources, embedder, question=question)
     stats.check_s = time.perf_counter() - t1
 

@@ -83,6 +83,32 @@ _ABBREVIATIONS = {
     "u.s", "u.k", "e.u", "sec", "art", "para", "cf", "al", "jan", "feb", "mar", "apr", "jun",
     "jul", "aug", "sep", "sept", "oct", "nov", "dec", "est", "dept", "mt", "ft", "op",
 }
+# A source header as the prompt writes it ("[2] report.pdf, p. 3:"), which small models
+# often copy in front of the passage they quote.
+_COPIED_HEADER = re.compile(
+    r"^[ \t]*(?:source[ \t]*)?[\[［【](\d{1,3})[\]］】][ \t]*\(?[^\n:()]*?"
+    r"\.(?:pdf|docx|txt|md|markdown|html?)\b(?:,[ \t]*(?:p\.|page)[ \t]*\d+)?"
+    r"[ \t]*\)?[ \t]*:[ \t]*",
+    re.IGNORECASE | re.MULTILINE)
+
+
+def strip_copied_headers(text: str, n_sources: int) -> str:
+    """Keep what the model said after a copied source header, and turn the header into
+    a citation at the end of its line, where a reader expects it."""
+    out = []
+    for line in text.split("\n"):
+        m = _COPIED_HEADER.match(line)
+        if not m or not 1 <= int(m.group(1)) <= n_sources:
+            out.append(line)
+            continue
+        rest = line[m.end():].rstrip()
+        if rest:
+            n = m.group(1)
+            cited = re.search(r"[\[［【]" + n + r"[\]］】]\W*$", rest)
+            out.append(rest if cited else f"{rest} [{n}]")
+    return "\n".join(out).strip()
+
+
 _END = re.compile(r"[.!?]+[\"'”’)]*(?=\s|$|[\[［【])|[。！？!?]+[”’」』）)]*|…+(?=\s|$)")
 _BULLET = re.compile(r"\s*(?:[-*•·]|\d{1,2}[.)、]|[（(]?\d{1,2}[)）])\s+")
 _TRAILING_CITATIONS = re.compile(r"(?:\s*" + _CITATION.pattern + r")+", re.IGNORECASE)

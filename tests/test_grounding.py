@@ -159,3 +159,22 @@ def test_facts_stated_by_the_question_need_not_be_in_a_source():
                            question="Who runs the helpdesk for the 12 offices?")
     assert without.support is Support.UNSUPPORTED and "“12”" in without.evidence
     assert given.support is not Support.UNSUPPORTED
+
+
+def test_a_copied_source_header_becomes_a_citation():
+    from rag.grounding import strip_copied_headers
+
+    text = ("[1] travel-expense-policy.pdf, p. 2: The per diem abroad is EUR 75.\n"
+            "[2] (报销制度.md): 境外出差每天补贴人民币400元。\n"
+            "[3] faq.html: Shipping is free above EUR 500 [3].\n"
+            "[9] other.pdf, p. 1: Not a source of this answer.\n"
+            "[1] Hotels cost EUR 160 per night.")
+    assert strip_copied_headers(text, 3).splitlines() == [
+        "The per diem abroad is EUR 75. [1]",
+        "境外出差每天补贴人民币400元。 [2]",
+        "Shipping is free above EUR 500 [3].",
+        "[9] other.pdf, p. 1: Not a source of this answer.",  # no source 9: left as it is
+        "[1] Hotels cost EUR 160 per night.",  # not a header: no file name
+    ]
+    assert strip_copied_headers("[1] policy.pdf, p. 4:\nThe limit is EUR 90.", 1) == \
+        "The limit is EUR 90."
