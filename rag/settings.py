@@ -56,7 +56,6 @@ class IndexSettings:
         flag="chunk-overlap",
     )
     batch_size: int = option(32, "Chunks embedded per batch.", min=1, max=1024, flag="batch-size")
-    workers: int = option(0, "Processes extracting text from PDFs (0 = automatic).", min=0, max=64)
 
     def __post_init__(self) -> None:
         validate(self)
