@@ -12,7 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,13 +127,7 @@ def _produce(
         for path, rel in entries:
             if stop.is_set():
                 return
-            item = _prepare(path, rel, store, chunker)
-            while not stop.is_set():
-                try:
-                    out.put(item, timeout=0.2)
-                    break
-                except queue.Full:
-                    continue
+            _put(out, _prepare(path, rel, store, chunker), stop)
     except BaseException as exc:  # handed to the consumer, which re-raises it
         _put(out, exc, stop)
         return
@@ -141,6 +135,7 @@ def _produce(
 
 
 def _put(out: queue.Queue, item, stop: threading.Event) -> None:
+    """Put without blocking forever: the consumer may have stopped taking."""
     while not stop.is_set():
         try:
             out.put(item, timeout=0.2)
@@ -159,93 +154,41 @@ def _drain(q: queue.Queue) -> None:
 
 def _prepare(path: Path, rel: str, store, chunker) -> _Work:
     """Decide what a file needs, and load and chunk it if it changed."""
+    size = mtime_ns = 0
+    digest = ""
+
+    def outcome(status: FileStatus, reason: str = "", chunks: int = 0, **kw) -> _Work:
+        report = FileReport(rel, status, reason, chunks)
+        return _Work(path, rel, size, mtime_ns, digest, report=report, **kw)
+
     try:
         size, mtime_ns = file_fingerprint(path)
     except OSError as exc:
-        return _Work(
-            path, rel, 0, 0, "", report=FileReport(rel, FileStatus.FAILED, _os_reason(exc))
-        )
+        return outcome(FileStatus.FAILED, _os_reason(exc))
     rec = store.file_record(rel)
     if rec is not None and rec.size == size and rec.mtime_ns == mtime_ns and rec.hash:
-        return _Work(
-            path,
-            rel,
-            size,
-            mtime_ns,
-            rec.hash,
-            report=FileReport(rel, FileStatus.UNCHANGED, rec.reason, rec.chunks),
-        )
+        digest = rec.hash
+        return outcome(FileStatus.UNCHANGED, rec.reason, rec.chunks)
     try:
         digest = content_hash(path)
     except OSError as exc:
-        return _Work(
-            path,
-            rel,
-            size,
-            mtime_ns,
-            "",
-            report=FileReport(rel, FileStatus.FAILED, _os_reason(exc)),
-        )
+        return outcome(FileStatus.FAILED, _os_reason(exc))
     if rec is not None and rec.hash == digest:
-        return _Work(
-            path,
-            rel,
-            size,
-            mtime_ns,
-            digest,
-            touch_only=True,
-            report=FileReport(rel, FileStatus.UNCHANGED, rec.reason, rec.chunks),
-        )
+        return outcome(FileStatus.UNCHANGED, rec.reason, rec.chunks, touch_only=True)
     try:
         doc = load(path)
-        chunks = list(chunker.chunk(rel, doc.title, _pages(doc.pages)))
+        chunks = list(chunker.chunk(rel, doc.title, doc.pages))
     except NoTextError as exc:
-        return _Work(
-            path,
-            rel,
-            size,
-            mtime_ns,
-            digest,
-            report=FileReport(rel, FileStatus.SKIPPED, exc.reason),
-        )
+        return outcome(FileStatus.SKIPPED, exc.reason)
     except LoadError as exc:
-        return _Work(
-            path, rel, size, mtime_ns, digest, report=FileReport(rel, FileStatus.FAILED, exc.reason)
-        )
+        return outcome(FileStatus.FAILED, exc.reason)
     except MemoryError:
-        return _Work(
-            path,
-            rel,
-            size,
-            mtime_ns,
-            digest,
-            report=FileReport(rel, FileStatus.FAILED, "too large to read into memory"),
-        )
+        return outcome(FileStatus.FAILED, "too large to read into memory")
     except Exception as exc:  # a parser bug on one odd file must not stop the folder
-        return _Work(
-            path,
-            rel,
-            size,
-            mtime_ns,
-            digest,
-            report=FileReport(
-                rel, FileStatus.FAILED, f"could not be read ({type(exc).__name__}: {exc})"
-            ),
-        )
+        return outcome(FileStatus.FAILED, f"could not be read ({type(exc).__name__}: {exc})")
     if not chunks:
-        return _Work(
-            path,
-            rel,
-            size,
-            mtime_ns,
-            digest,
-            report=FileReport(rel, FileStatus.SKIPPED, "no text to index"),
-        )
+        return outcome(FileStatus.SKIPPED, "no text to index")
     return _Work(path, rel, size, mtime_ns, digest, chunks=chunks)
-
-
-def _pages(pages) -> Iterator:
-    yield from pages
 
 
 def _store_one(item: _Work, store, embedder, should_stop: StopFn) -> FileReport | None:
