@@ -8,7 +8,8 @@ from typing import Any
 
 from rag.settings import Settings
 
-SMOKE_QUESTION = "What are these documents about?"
+# Answered by the sample folder (examples/northwind), so the smoke test runs the model too.
+SMOKE_QUESTION = "What is the per diem for international travel?"
 SMOKE_TIMEOUT_MS = 20 * 60 * 1000
 
 
