@@ -18,7 +18,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     from rag.cli import run
 
-    return run(sys.argv[1:] if argv is None else argv)
+    return run(sys.argv[1:] if argv is None else argv, open_window=_open_window)
+
+
+def _open_window(settings, folder, smoke_test: bool) -> int:
+    from app import run as run_window
+
+    return run_window(settings, folder, smoke_test=smoke_test)
 
 
 if __name__ == "__main__":

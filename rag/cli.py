@@ -1,7 +1,7 @@
 """The command line: flags come from the settings object; indexing shows progress on stderr.
 
-Without ``--search`` or ``--ask`` the window opens (the only place this module
-touches ``app``, imported lazily so headless use never loads Qt).
+Without ``--search`` or ``--ask`` the window opens: the caller (``main.py``) passes
+the function that opens it, so the core never imports ``app`` or Qt.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TextIO
 
@@ -59,7 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def run(argv: list[str]) -> int:
+OpenWindow = Callable[[Settings, Path | None, bool], int]
+
+
+def run(argv: list[str], open_window: OpenWindow | None = None) -> int:
+    """Run the command line; ``open_window(settings, folder, smoke_test)`` shows the GUI."""
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:
@@ -69,9 +73,9 @@ def run(argv: list[str]) -> int:
     if ns.list_models:
         return _list_models(ns.json)
     if ns.search is None and ns.ask is None:
-        from app import run as run_gui
-
-        return run_gui(settings, Path(ns.docs) if ns.docs else None, smoke_test=ns.smoke_test)
+        if open_window is None:
+            parser.error("give --search or --ask (the window is not available here)")
+        return open_window(settings, Path(ns.docs) if ns.docs else None, ns.smoke_test)
     if not ns.docs:
         parser.error("--search and --ask need --docs DIR")
 
