@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rag import paths
 from rag.settings import Settings
-from rag.types import Answer, FileReport, FileStatus, Hit, IndexProgress, IndexReport, Turn
+from rag.types import Answer, FileReport, Hit, IndexProgress, IndexReport, Turn
 
 INDEX_SCHEMA = 1
 
@@ -146,11 +146,7 @@ class Engine:
         """Every file the open folder's index knows about, with its status."""
         if self._store is None:
             return []
-        out = []
-        for rec in self._store.all_files():
-            status = FileStatus(rec.status)
-            out.append(FileReport(rec.path, status, rec.reason, rec.chunks))
-        return out
+        return [FileReport(r.path, r.status, r.reason, r.chunks) for r in self._store.all_files()]
 
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         if self._retriever is None:
