@@ -16,6 +16,7 @@ from pathlib import Path
 
 from models.base import StopReason
 from rag.engine_api import REFUSED
+from rag.loaders import supported_suffixes
 from rag.settings import Settings
 from rag.types import (
     Answer,
@@ -31,8 +32,6 @@ from rag.types import (
     Support,
     Turn,
 )
-
-SUPPORTED = {".pdf", ".txt", ".md", ".html", ".htm", ".docx"}
 
 
 class FakeModelError(Exception):
@@ -120,7 +119,7 @@ class FakeEngine:
             time.sleep(self.index_delay)
             if "broken" in path.name:
                 fr = FileReport(rel, FileStatus.FAILED, "The file is damaged: no readable pages.")
-            elif path.suffix.lower() not in SUPPORTED:
+            elif path.suffix.lower() not in supported_suffixes():
                 fr = FileReport(rel, FileStatus.SKIPPED, "Not a supported document type.")
             else:
                 fr = FileReport(rel, FileStatus.INDEXED, "", 3)
