@@ -26,6 +26,20 @@ INDEX_SCHEMA = 1
 _HEAVY_IMPORTS = threading.Lock()
 
 
+class _ChunkerOnFirstUse:
+    """The chunker, made when the first changed file needs it: making it imports
+    langchain (about a second), which re-opening an unchanged folder never needs."""
+
+    def __init__(self, make: Callable[[], object]) -> None:
+        self._make = make
+        self._chunker = None
+
+    def chunk(self, *args, **kwargs):
+        if self._chunker is None:
+            self._chunker = self._make()
+        return self._chunker.chunk(*args, **kwargs)
+
+
 def _note_partial_index(answer: Answer, ready: int, total: int) -> Answer:
     """Say so when the answer was found while passages were still being embedded: search
     by meaning had not seen every passage yet, so a better one may exist."""
@@ -161,7 +175,7 @@ class Engine:
             self.folder,
             self._store,
             self.embedder,
-            self._get_chunker(),
+            _ChunkerOnFirstUse(self._get_chunker),
             on_progress=on_progress,
             should_stop=should_stop,
         )
