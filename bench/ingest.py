@@ -38,10 +38,28 @@ SETS = {
     "financebench": EVALSETS / "financebench-dev" / "docs",
     "sec10q": EVALSETS / "sec10q" / "docs",
 }
-WORDS = (
-    "depot invoice freight ledger audit pallet courier warranty tariff quota rebate "
-    "vendor payroll contract shipment forklift dispatch refund inventory budget"
-).split()
+WORDS = [
+    "depot",
+    "invoice",
+    "freight",
+    "ledger",
+    "audit",
+    "pallet",
+    "courier",
+    "warranty",
+    "tariff",
+    "quota",
+    "rebate",
+    "vendor",
+    "payroll",
+    "contract",
+    "shipment",
+    "forklift",
+    "dispatch",
+    "refund",
+    "inventory",
+    "budget",
+]
 
 
 def one_folder(folder: Path, sample: int) -> dict:
@@ -138,7 +156,9 @@ def child(kind: str, arg: str, data: Path, sample: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", default="financebench,sec10q,small")
-    ap.add_argument("--sample", type=int, default=600, help="passages re-encoded by the float model")
+    ap.add_argument(
+        "--sample", type=int, default=600, help="passages re-encoded by the float model"
+    )
     ap.add_argument("--small", type=int, default=5000, help="files in the generated folder")
     ap.add_argument("--child", nargs=2, metavar=("KIND", "ARG"), help=argparse.SUPPRESS)
     args = ap.parse_args()
