@@ -168,3 +168,18 @@ def test_the_export_is_made_once_and_kept_in_the_cache(embedder: Embedder) -> No
     before = made.stat().st_mtime_ns
     Embedder().embed(["again"])
     assert made.stat().st_mtime_ns == before
+
+
+def test_a_cpu_only_torch_is_recognised_without_importing_it() -> None:
+    code = (
+        "import sys, rag.embeddings as e; d = e.torch_device(); "
+        "print(d, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    import torch
+
+    if torch.version.cuda is None and torch.version.hip is None and sys.platform != "darwin":
+        assert out.stdout.split() == ["cpu", "False"]
+    else:  # a GPU build: torch is asked, and its answer is taken
+        assert out.stdout.split()[0] in ("cpu", "cuda", "mps")
