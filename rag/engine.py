@@ -148,6 +148,13 @@ class Engine:
             return []
         return [FileReport(r.path, r.status, r.reason, r.chunks) for r in self._store.all_files()]
 
+    def profiles(self) -> dict[str, dict]:
+        """Each indexed file's document profile (title, organisations, periods, kind,
+        language; see rag.profiles), as JSON by path."""
+        if self._store is None:
+            return {}
+        return self._store.profiles()
+
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         if self._retriever is None:
             raise FolderError("No folder is open.")

@@ -9,18 +9,21 @@ consistent index and the next run picks up where this one stopped.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from rag.chunking import contextual_text, with_page_headings
 from rag.loaders import LoadError, NoTextError, load
+from rag.profiles import Profile, build_profile
 from rag.scan import content_hash, file_fingerprint, scan_folder
-from rag.types import Chunk, FileReport, FileStatus, IndexProgress, IndexReport
+from rag.types import Chunk, FileReport, FileStatus, IndexProgress, IndexReport, Page
 
 ProgressFn = Callable[[int, int, IndexProgress], None]
 StopFn = Callable[[], bool]
@@ -39,6 +42,7 @@ class _Work:
     mtime_ns: int
     digest: str
     chunks: list[Chunk] | None = None
+    profile: Profile | None = None
     report: FileReport | None = None  # set when there is nothing to embed
     touch_only: bool = False  # content unchanged, only the fingerprint moved
 
@@ -177,7 +181,8 @@ def _prepare(path: Path, rel: str, store, chunker) -> _Work:
         return outcome(FileStatus.UNCHANGED, rec.reason, rec.chunks, touch_only=True)
     try:
         doc = load(path)
-        chunks = list(chunker.chunk(rel, doc.title, doc.pages))
+        profile, pages = _profiled(rel, doc)
+        chunks = list(chunker.chunk(rel, profile.line(), with_page_headings(pages)))
     except NoTextError as exc:
         return outcome(FileStatus.SKIPPED, exc.reason)
     except LoadError as exc:
@@ -188,7 +193,18 @@ def _prepare(path: Path, rel: str, store, chunker) -> _Work:
         return outcome(FileStatus.FAILED, f"could not be read ({type(exc).__name__}: {exc})")
     if not chunks:
         return outcome(FileStatus.SKIPPED, "no text to index")
-    return _Work(path, rel, size, mtime_ns, digest, chunks=chunks)
+    return _Work(path, rel, size, mtime_ns, digest, chunks=chunks, profile=profile)
+
+
+_PROFILE_PAGES = 3
+
+
+def _profiled(rel: str, doc) -> tuple[Profile, Iterator[Page]]:
+    """The document's profile, read from its first pages, and all its pages again."""
+    pages = iter(doc.pages)
+    head = list(itertools.islice(pages, _PROFILE_PAGES))
+    profile = build_profile(rel, doc.title, [p.text for p in head], doc.meta)
+    return profile, itertools.chain(head, pages)
 
 
 def _store_one(item: _Work, store, embedder, should_stop: StopFn) -> FileReport | None:
@@ -202,14 +218,15 @@ def _store_one(item: _Work, store, embedder, should_stop: StopFn) -> FileReport 
             store.touch_file(item.rel, item.size, item.mtime_ns)
         return item.report
     chunks = item.chunks or []
-    texts = [c.text for c in chunks]
+    texts = [contextual_text(c) for c in chunks]
     parts = []
     for i in range(0, len(texts), _EMBED_GROUP):
         if should_stop():
             return None
         parts.append(embedder.embed(texts[i : i + _EMBED_GROUP]))
     vectors = np.concatenate(parts) if len(parts) > 1 else parts[0]
-    store.replace_file(item.rel, item.digest, item.size, item.mtime_ns, chunks, vectors)
+    profile = item.profile.to_json() if item.profile else None
+    store.replace_file(item.rel, item.digest, item.size, item.mtime_ns, chunks, vectors, profile)
     return FileReport(item.rel, FileStatus.INDEXED, "", len(chunks))
 
 

@@ -19,7 +19,7 @@ import io
 import re
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.types import Page
@@ -59,6 +59,7 @@ class LoadedDocument:
     title: str
     pages: Iterator[Page]
     page_count: int | None = None
+    meta: dict[str, str] = field(default_factory=dict)  # e.g. a PDF's Title, Subject, Keywords
 
 
 def load(path: Path, executor: Executor | None = None) -> LoadedDocument:
@@ -168,7 +169,8 @@ def _load_pdf(path: Path, executor: Executor | None) -> LoadedDocument:
     pdf = _open_pdf(path)
     try:
         count = len(pdf)
-        meta = (pdf.get_metadata_value("Title") or "").strip()
+        info = {k: str(v) for k, v in pdf.get_metadata_dict().items() if v}
+        meta = info.get("Title", "").strip()
         first = [_page_text(pdf, i) for i in range(min(count, 1))]
     except LoadError:
         pdf.close()
@@ -187,7 +189,7 @@ def _load_pdf(path: Path, executor: Executor | None) -> LoadedDocument:
         texts: Iterable[str] = _pages_in_workers(path, count, first[0], executor)
     else:
         texts = _pages_here(pdf, count, first[0])
-    return LoadedDocument(title=title, pages=_pdf_pages(texts), page_count=count)
+    return LoadedDocument(title=title, pages=_pdf_pages(texts), page_count=count, meta=info)
 
 
 _PAGES_PER_TASK = 16

@@ -69,9 +69,10 @@ class Hit:
     heading: str = ""
     dense_score: float | None = None
     lexical_rank: int | None = None
+    profile: dict | None = None  # the document's profile (rag.profiles.Profile as JSON)
 
     def to_json(self) -> dict:
-        return {
+        d = {
             "file": self.file,
             "page": self.page,
             "score": round(self.score, 4),
@@ -79,6 +80,9 @@ class Hit:
             "start": self.start,
             "end": self.end,
         }
+        if self.profile is not None:
+            d["profile"] = self.profile
+        return d
 
 
 class FileStatus(StrEnum):
