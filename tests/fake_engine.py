@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.loaders import supported_suffixes
 from rag.settings import Settings
 from rag.types import (
     Answer,
@@ -29,8 +30,6 @@ from rag.types import (
     Support,
     Turn,
 )
-
-SUPPORTED = {".pdf", ".txt", ".md", ".html", ".htm", ".docx"}
 
 
 class FakeModelError(Exception):
@@ -117,7 +116,7 @@ class FakeEngine:
             time.sleep(self.index_delay)
             if "broken" in path.name:
                 fr = FileReport(rel, FileStatus.FAILED, "The file is damaged: no readable pages.")
-            elif path.suffix.lower() not in SUPPORTED:
+            elif path.suffix.lower() not in supported_suffixes():
                 fr = FileReport(rel, FileStatus.SKIPPED, "Not a supported document type.")
             else:
                 fr = FileReport(rel, FileStatus.INDEXED, "", 3)
