@@ -21,6 +21,7 @@ import numpy as np
 
 from rag.chunking import contextual_text, with_page_headings
 from rag.loaders import LoadError, NoTextError, load
+from rag.multilingual import chunk_vectors
 from rag.profiles import Profile, build_profile
 from rag.scan import content_hash, file_fingerprint, scan_folder
 from rag.types import Chunk, FileReport, FileStatus, IndexProgress, IndexReport, Page
@@ -226,7 +227,10 @@ def _store_one(item: _Work, store, embedder, should_stop: StopFn) -> FileReport 
         parts.append(embedder.embed(texts[i : i + _EMBED_GROUP]))
     vectors = np.concatenate(parts) if len(parts) > 1 else parts[0]
     profile = item.profile.to_json() if item.profile else None
-    store.replace_file(item.rel, item.digest, item.size, item.mtime_ns, chunks, vectors, profile)
+    ml_vectors = chunk_vectors(chunks)
+    store.replace_file(
+        item.rel, item.digest, item.size, item.mtime_ns, chunks, vectors, profile, ml_vectors
+    )
     return FileReport(item.rel, FileStatus.INDEXED, "", len(chunks))
 
 

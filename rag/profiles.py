@@ -90,7 +90,7 @@ _Q_PATTERNS = (
     re.compile(rf"{_YEAR}\s*(?:财年|财政年度|年度|年)?\s*第?\s*([一二三四1-4])\s*季度?"),
 )
 _ZH_YEAR = re.compile(rf"{_YEAR}\s*(?:财年|财政年度|年度|年)")
-_BARE_YEAR = re.compile(rf"(?<![\d,.$]){_YEAR}(?![\d,.%])")
+_BARE_YEAR = re.compile(rf"(?<!\d[.,])(?<![\d$]){_YEAR}(?![\d%]|[.,]\d)")
 _QUARTER_ALONE = re.compile(
     r"\bQ([1-4])\b|\b(first|second|third|fourth|1st|2nd|3rd|4th)[-\s]+quarter\b|第([一二三四1-4])季度",
     re.I,
@@ -226,7 +226,7 @@ def file_name_alias(rel: str) -> str:
     for _, pats in _KIND_RES:
         for p in pats:
             words = p.sub(" ", words)
-    words = re.sub(r"(?i)\b(?:Q[1-4]|H[12]|FY\d*|\d+(?:Q[1-4])?|v\d+|final|draft)\b", " ", words)
+    words = re.sub(r"(?i)\b(?:Q[1-4]|H[12]|FY\d*|\d+(?:Q[1-4])?|v\d+|final|draft|annual|quarterly|interim|report|statements?|filing)\b", " ", words)
     return " ".join(words.split())
 
 
@@ -317,11 +317,10 @@ def _organisations(
     aliases += _short_forms(flat, primary)
     aliases += _former_names(head, flat)
     file_alias = file_name_alias(rel)
-    if file_alias and _compact(file_alias) != key:
+    if file_alias and _compact(file_alias) not in (key, _compact(_tidy_case(primary))):
         aliases.append(file_alias)
     shown = _tidy_case(primary)
-    aliases = [a for a in dict.fromkeys(aliases) if a and a != shown and _compact(a) != key or
-               (a and a.isupper() and len(a) <= 6)]
+    aliases = [a for a in dict.fromkeys(aliases) if a and a not in (shown, primary)]
     return (Organisation(shown, tuple(dict.fromkeys(aliases))[:12]),)
 
 
@@ -577,10 +576,9 @@ def _alias_match(alias: str, words: list[str], lower: list[str], question: str) 
             while k < n and i + k < len(lower) and lower[i + k] == core[k]:
                 k += 1
             nxt = words[i + k] if i + k < len(words) else ""
-            if k >= 2:
+            named_on = nxt[:1].isupper() and nxt.isalpha()
+            if k >= 2 or (words[i][:1].isupper() and len(core[0]) >= 4 and not named_on):
                 best = max(best, 0.8)
-            elif words[i][:1].isupper() and len(core[0]) >= 4 and not nxt[:1].isupper():
-                best = max(best, 0.6)
     return best
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag import lexical
+from rag import lexical, multilingual
 from rag.embeddings import Embedder
 from rag.profiles import Profile, document_prior
 from rag.store import IndexStore, StoredChunk
@@ -77,6 +77,7 @@ class _Candidate:
     lexical_rank: int | None
     tokens: frozenset[str]
     score: float = 0.0
+    ml_cosine: float | None = None  # in the multilingual space, for chunks that have one
 
 
 class Retriever:
@@ -88,6 +89,7 @@ class Retriever:
         # The lexical query runs in SQLite (GIL released) while the question is embedded.
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="quarry-lexical")
         self._profiles: tuple[int, dict[str, Profile]] = (-1, {})
+        self._multilingual: tuple[int, bool] = (-1, False)
         self._focus_ids: dict[tuple[int, tuple[str, ...]], list[int]] = {}
 
     def profiles(self) -> dict[str, Profile]:
@@ -98,6 +100,13 @@ class Retriever:
             self._profiles = (generation, loaded)
             self._focus_ids.clear()
         return self._profiles[1]
+
+    def _has_multilingual(self) -> bool:
+        generation = self.store.generation
+        if self._multilingual[0] != generation:
+            has = self.store.has_multilingual() and multilingual.shared() is not None
+            self._multilingual = (generation, has)
+        return self._multilingual[1]
 
     def _chunk_ids_of(self, files: tuple[str, ...]) -> list[int]:
         key = (self._profiles[0], files)
@@ -131,8 +140,12 @@ class Retriever:
         dense = [self.store.dense_search(qvec, n)]
         if focus:
             dense.append(self.store.dense_search(qvec, n, within=self._chunk_ids_of(focus)))
+        ml = []
+        if self._has_multilingual():
+            mvec = multilingual.shared().embed_query(question)
+            ml = self.store.multilingual_search(mvec, n)
         lexical_hits, documents = lexical_future.result()
-        candidates = self._candidates(question, qvec, dense, lexical_hits, documents, prior)
+        candidates = self._candidates(question, qvec, dense, lexical_hits, documents, prior, ml)
         candidates.sort(key=lambda c: c.rrf, reverse=True)
         hits = []
         for c in _distinct(candidates):
@@ -158,9 +171,11 @@ class Retriever:
         lexical_hits: list[list[tuple[int, float]]],
         documents: list[tuple[str, float]] = (),
         prior: dict[str, float] | None = None,
+        ml: list[tuple[int, float]] = (),
     ) -> list[_Candidate]:
         """Fuse the ranked lists (the whole folder's, and the focused documents' when the
-        question fits a few) with the document-level evidence."""
+        question fits a few; the multilingual space's for passages in CJK) with the
+        document-level evidence."""
         cjk = lexical.cjk_share(question)
         w = 1.0 - cjk if getattr(self.embedder, "english_only", False) else 1.0
         rrf: dict[int, float] = {}
@@ -169,6 +184,9 @@ class Retriever:
             cosine.update(ranked)
             for rank, (cid, _) in enumerate(ranked, 1):
                 rrf[cid] = rrf.get(cid, 0.0) + max(w, MIN_DENSE_WEIGHT) / (RRF_K + rank)
+        ml_cosine = dict(ml)
+        for rank, (cid, _) in enumerate(ml, 1):
+            rrf[cid] = rrf.get(cid, 0.0) + 1.0 / (RRF_K + rank)
         lex_rank: dict[int, int] = {}
         for ranked in lexical_hits:
             for rank, (cid, _) in enumerate(ranked, 1):
@@ -193,7 +211,8 @@ class Retriever:
             fused = rrf[row.id] + doc_bonus.get(row.file, 0.0)
             fused += PROFILE_WEIGHT / (RRF_K + 1) * prior.get(row.file, 0.0)
             c = _Candidate(row, fused, cosine[row.id], lex_rank.get(row.id), tokens)
-            c.score = relevance(c.cosine, covered, w, cjk)
+            c.ml_cosine = ml_cosine.get(row.id)
+            c.score = relevance(c.cosine, covered, w, cjk, c.ml_cosine)
             out.append(c)
         return out
 
@@ -236,10 +255,18 @@ def document_bonus(documents: list[tuple[str, float]]) -> dict[str, float]:
 
 
 def relevance(
-    cosine: float, lexical_coverage: float, dense_weight: float = 1.0, cjk_share: float = 0.0
+    cosine: float,
+    lexical_coverage: float,
+    dense_weight: float = 1.0,
+    cjk_share: float = 0.0,
+    ml_cosine: float | None = None,
 ) -> float:
-    """The absolute 0..1 relevance of a passage (see the module docstring)."""
+    """The absolute 0..1 relevance of a passage (see the module docstring); a passage with
+    a multilingual vector takes the better of the two spaces' dense evidence."""
     dense = min(1.0, max(0.0, (cosine - COS_NONE) / (COS_FULL - COS_NONE))) * dense_weight
+    if ml_cosine is not None:
+        span = multilingual.COS_FULL - multilingual.COS_NONE
+        dense = max(dense, min(1.0, max(0.0, (ml_cosine - multilingual.COS_NONE) / span)))
     full = 1.0 - (1.0 - CJK_LEXICAL_FULL) * cjk_share
     lex = min(1.0, max(0.0, lexical_coverage / full))
     return 1.0 - (1.0 - dense) * (1.0 - lex)

@@ -88,6 +88,10 @@ CREATE VIRTUAL TABLE lex USING fts5(
 CREATE VIRTUAL TABLE lex_terms USING fts5vocab(lex, 'row');
 CREATE VIRTUAL TABLE docs USING fts5(
     tokens, tokenize = "unicode61 remove_diacritics 2 tokenchars '.'");
+CREATE TABLE ml_vectors (
+    chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+    vector BLOB NOT NULL
+);
 CREATE TABLE profiles (
     file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
     profile TEXT NOT NULL
@@ -144,6 +148,7 @@ class IndexStore:
         self._conn = conn
         self._lock = threading.RLock()
         self._faiss: faiss.Index | None = None
+        self._ml: tuple[int, np.ndarray, np.ndarray] | None = None  # multilingual vectors
         self._saved_generation = -1
         self._closed = False
         self._load_vectors()
@@ -226,12 +231,15 @@ class IndexStore:
         chunks: list[Chunk],
         vectors: np.ndarray,
         profile: dict | None = None,
+        ml_vectors: dict[int, np.ndarray] | None = None,
     ) -> list[int]:
         """Make ``chunks`` (with their ``vectors``) the only chunks of file ``rel``.
 
         One transaction: after a crash the file has either all its old chunks or
         all its new ones. ``profile`` (a :class:`rag.profiles.Profile` as JSON) is
-        kept with the file. Returns the new chunk ids.
+        kept with the file; ``ml_vectors`` are multilingual vectors of some chunks, by
+        their position in ``chunks`` (see :mod:`rag.multilingual`). Returns the new
+        chunk ids.
         """
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if len(chunks) and vectors.shape != (len(chunks), self.dim):
@@ -270,6 +278,11 @@ class IndexStore:
                     "INSERT INTO docs (rowid, tokens) VALUES (?, ?)",
                     (file_id, lexical.index_text(_file_words(rel), *_document_text(chunks))),
                 )
+                for i, vec in (ml_vectors or {}).items():
+                    self._conn.execute(
+                        "INSERT INTO ml_vectors VALUES (?, ?)",
+                        (ids[i], np.asarray(vec, dtype=np.float32).tobytes()),
+                    )
                 self._conn.execute("DELETE FROM profiles WHERE file_id = ?", (file_id,))
                 if profile is not None:
                     self._conn.execute(
@@ -317,6 +330,27 @@ class IndexStore:
                 "SELECT f.path, p.profile FROM profiles p JOIN files f ON f.id = p.file_id"
             ).fetchall()
         return {path: json.loads(text) for path, text in rows}
+
+    def multilingual_search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The ``k`` chunks nearest ``vector`` in the multilingual space (only the chunks
+        that have a multilingual vector), as (chunk id, cosine), best first."""
+        with self._lock:
+            generation = self.generation
+            if self._ml is None or self._ml[0] != generation:
+                rows = self._conn.execute("SELECT chunk_id, vector FROM ml_vectors").fetchall()
+                ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+                vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+                self._ml = (generation, ids, vecs.reshape(len(rows), -1) if len(rows) else vecs)
+            _, ids, matrix = self._ml
+        if not len(ids) or k < 1:
+            return []
+        scores = matrix @ np.asarray(vector, dtype=np.float32)
+        top = np.argsort(-scores)[:k]
+        return [(int(ids[i]), float(scores[i])) for i in top]
+
+    def has_multilingual(self) -> bool:
+        with self._lock:
+            return self._conn.execute("SELECT 1 FROM ml_vectors LIMIT 1").fetchone() is not None
 
     def chunk_ids_of(self, paths: Iterable[str]) -> list[int]:
         """The ids of every chunk of these files."""

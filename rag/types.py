@@ -98,6 +98,7 @@ class FileReport:
     status: FileStatus
     reason: str = ""
     chunks: int = 0
+    profile: str = ""  # what the document is, in one line (rag.profiles.Profile.line)
 
 
 @dataclass
