@@ -59,6 +59,7 @@ DOC_CANDIDATES = 10
 PROFILE_WEIGHT = 2.0
 FOCUS_SHARE = 0.75  # of the best prior, for a document to be searched on its own
 FOCUS_MAX = 6  # more fitting documents than this: the question is too broad to focus
+MIXED_SPACES_WEIGHT = 1.0  # see _candidates: folders with multilingual vectors
 MIN_DENSE_WEIGHT = 0.05  # the dense list still breaks ties for a question the model cannot read
 DUPLICATE_JACCARD = 0.9  # token-set similarity above which two passages say the same thing
 
@@ -180,8 +181,12 @@ class Retriever:
         w = 1.0 - cjk if getattr(self.embedder, "english_only", False) else 1.0
         rrf: dict[int, float] = {}
         cosine: dict[int, float] = {}
+        # Passages with a multilingual vector are in a script the main model cannot read:
+        # the multilingual space ranks them instead of the main model's noise.
+        ml_ids = self.store.multilingual_ids() if ml else frozenset()
         for ranked in dense:
             cosine.update(ranked)
+            ranked = [(cid, s) for cid, s in ranked if cid not in ml_ids]
             for rank, (cid, _) in enumerate(ranked, 1):
                 rrf[cid] = rrf.get(cid, 0.0) + max(w, MIN_DENSE_WEIGHT) / (RRF_K + rank)
         ml_cosine = dict(ml)
@@ -213,6 +218,10 @@ class Retriever:
             c = _Candidate(row, fused, cosine[row.id], lex_rank.get(row.id), tokens)
             c.ml_cosine = ml_cosine.get(row.id)
             c.score = relevance(c.cosine, covered, w, cjk, c.ml_cosine)
+            if ml:
+                # Two vector spaces rank different passages; a first place in each is not
+                # worth the same, so the absolute relevance joins the fusion.
+                c.rrf += MIXED_SPACES_WEIGHT / (RRF_K + 1) * c.score
             out.append(c)
         return out
 
@@ -262,11 +271,13 @@ def relevance(
     ml_cosine: float | None = None,
 ) -> float:
     """The absolute 0..1 relevance of a passage (see the module docstring); a passage with
-    a multilingual vector takes the better of the two spaces' dense evidence."""
-    dense = min(1.0, max(0.0, (cosine - COS_NONE) / (COS_FULL - COS_NONE))) * dense_weight
+    a multilingual vector (in a script the main model cannot read) takes its dense
+    evidence from the multilingual space alone."""
     if ml_cosine is not None:
         span = multilingual.COS_FULL - multilingual.COS_NONE
-        dense = max(dense, min(1.0, max(0.0, (ml_cosine - multilingual.COS_NONE) / span)))
+        dense = min(1.0, max(0.0, (ml_cosine - multilingual.COS_NONE) / span))
+    else:
+        dense = min(1.0, max(0.0, (cosine - COS_NONE) / (COS_FULL - COS_NONE))) * dense_weight
     full = 1.0 - (1.0 - CJK_LEXICAL_FULL) * cjk_share
     lex = min(1.0, max(0.0, lexical_coverage / full))
     return 1.0 - (1.0 - dense) * (1.0 - lex)

@@ -148,7 +148,7 @@ class IndexStore:
         self._conn = conn
         self._lock = threading.RLock()
         self._faiss: faiss.Index | None = None
-        self._ml: tuple[int, np.ndarray, np.ndarray] | None = None  # multilingual vectors
+        self._ml: tuple | None = None  # (generation, ids, vectors, id set) in the multilingual space
         self._saved_generation = -1
         self._closed = False
         self._load_vectors()
@@ -331,17 +331,25 @@ class IndexStore:
             ).fetchall()
         return {path: json.loads(text) for path, text in rows}
 
-    def multilingual_search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """The ``k`` chunks nearest ``vector`` in the multilingual space (only the chunks
-        that have a multilingual vector), as (chunk id, cosine), best first."""
+    def _multilingual(self) -> tuple[int, np.ndarray, np.ndarray, frozenset[int]]:
         with self._lock:
             generation = self.generation
             if self._ml is None or self._ml[0] != generation:
                 rows = self._conn.execute("SELECT chunk_id, vector FROM ml_vectors").fetchall()
                 ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
                 vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-                self._ml = (generation, ids, vecs.reshape(len(rows), -1) if len(rows) else vecs)
-            _, ids, matrix = self._ml
+                matrix = vecs.reshape(len(rows), -1) if len(rows) else vecs
+                self._ml = (generation, ids, matrix, frozenset(ids.tolist()))
+            return self._ml
+
+    def multilingual_ids(self) -> frozenset[int]:
+        """The chunks that have a multilingual vector."""
+        return self._multilingual()[3]
+
+    def multilingual_search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The ``k`` chunks nearest ``vector`` in the multilingual space (only the chunks
+        that have a multilingual vector), as (chunk id, cosine), best first."""
+        _, ids, matrix, _ = self._multilingual()
         if not len(ids) or k < 1:
             return []
         scores = matrix @ np.asarray(vector, dtype=np.float32)
