@@ -116,17 +116,18 @@ class EmbeddingCache:
     so sets that share filings, and reruns after a query-side change, embed nothing again.
     Only for measuring hit rates: index timings with a warm cache mean nothing."""
 
-    def __init__(self, embed) -> None:
+    def __init__(self, embed, model_id: str) -> None:
         import sqlite3
 
         self._embed = embed
+        self._model = model_id
         self._db = sqlite3.connect(scratch("cache") / "embeddings.sqlite")
         self._db.execute("CREATE TABLE IF NOT EXISTS v (key TEXT PRIMARY KEY, vec BLOB)")
 
     def __call__(self, texts: list[str]):
         import numpy as np
 
-        keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
+        keys = [hashlib.sha1(f"{self._model}\x00{t}".encode()).hexdigest() for t in texts]
         found = {}
         for i in range(0, len(keys), 500):
             part = keys[i : i + 500]
@@ -153,7 +154,7 @@ def quarry_ranked(folder: Path, questions: list[str], name: str) -> tuple[list[l
     os.environ["QUARRY_DATA_DIR"] = str(scratch(f"data-{name}"))
     with Engine() as engine:
         emb = engine.embedder
-        emb.embed = EmbeddingCache(emb.embed)
+        emb.embed = EmbeddingCache(emb.embed, emb.model_id)
         t = time.perf_counter()
         report = engine.index(folder)
         index_s = time.perf_counter() - t
@@ -218,7 +219,7 @@ def main() -> None:
     from rag.embeddings import Embedder
 
     embedder = Embedder("default")
-    embedder.embed = EmbeddingCache(embedder.embed)
+    embedder.embed = EmbeddingCache(embedder.embed, embedder.model_id)
     print(f"{'set':15} {'system':9} {'hit@1':>6} {'hit@5':>6} {'hit@10':>6}  notes")
     for name in args.sets.split(","):
         folder, rows = SETS[name]()

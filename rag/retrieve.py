@@ -203,7 +203,8 @@ class Retriever:
         rows = self.store.chunks(rrf)
         if missing:
             for row in self.store.chunks(missing, with_vectors=True):
-                cosine[row.id] = float(np.dot(row.vector, qvec))
+                if row.vector is not None:  # None: not embedded (yet); found by its words
+                    cosine[row.id] = float(np.dot(row.vector, qvec))
         token_text = self.store.lexical_tokens(rrf)
         weights = self._idf(lexical.query_tokens(question))
         total = sum(weights.values())
@@ -215,7 +216,7 @@ class Retriever:
             covered = sum(w for t, w in weights.items() if t in tokens) / total if total else 0.0
             fused = rrf[row.id] + doc_bonus.get(row.file, 0.0)
             fused += PROFILE_WEIGHT / (RRF_K + 1) * prior.get(row.file, 0.0)
-            c = _Candidate(row, fused, cosine[row.id], lex_rank.get(row.id), tokens)
+            c = _Candidate(row, fused, cosine.get(row.id, 0.0), lex_rank.get(row.id), tokens)
             c.ml_cosine = ml_cosine.get(row.id)
             c.score = relevance(c.cosine, covered, w, cjk, c.ml_cosine)
             if ml:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from rag import multilingual
-from rag.types import Chunk
 
 pytestmark = pytest.mark.slow
 
@@ -18,12 +17,26 @@ ZH = {
 EN = {"laptops.txt": "Laptops are replaced every three years; lost devices are reported at once."}
 
 
-def test_only_passages_in_cjk_get_a_multilingual_vector() -> None:
-    chunks = [Chunk("a", 1, 0, 10, ZH["beijing.txt"]), Chunk("b", 1, 0, 10, EN["laptops.txt"])]
-    vectors = multilingual.chunk_vectors(chunks)
-    assert list(vectors) == [0]
-    assert vectors[0].shape == (384,)
-    assert abs(float(vectors[0] @ vectors[0]) - 1.0) < 1e-3
+def test_only_passages_in_cjk_get_a_multilingual_vector(tmp_path, monkeypatch) -> None:
+    from rag.engine import Engine
+    from rag.settings import Settings
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in {**ZH, **EN}.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    monkeypatch.setenv("QUARRY_DATA_DIR", str(tmp_path / "data"))
+    with Engine(Settings()) as engine:
+        engine.index(docs)
+        store = engine._store
+        ids = store.multilingual_ids()
+        files = {c.file for c in store.chunks(ids)}
+        assert files == set(ZH)
+        vector = multilingual.shared().embed_query("piano keys")
+        assert vector.shape == (384,)
+        assert abs(float(vector @ vector) - 1.0) < 1e-3
+        best = store.multilingual_search(vector, 1)[0][0]
+        assert store.chunks([best])[0].file == "piano.txt"
 
 
 def test_an_english_question_finds_the_chinese_passage(tmp_path, monkeypatch) -> None:
