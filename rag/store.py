@@ -159,7 +159,7 @@ class IndexStore:
         self._conn = conn
         self._lock = threading.RLock()
         self._faiss: faiss.Index | None = None
-        self._ml: tuple | None = None  # (generation, ids, vectors, id set) in the multilingual space
+        self._ml: tuple | None = None  # multilingual (generation, ids, vectors, id set)
         self._saved_generation = -1
         self._closed = False
         with _transaction(conn):
@@ -416,12 +416,11 @@ class IndexStore:
     def set_ml_vectors(self, ids: list[int], vectors: np.ndarray) -> None:
         """Give chunks their multilingual vectors (see :mod:`rag.multilingual`)."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        with self._lock:
-            with self._write():
-                self._conn.executemany(
-                    "INSERT OR REPLACE INTO ml_vectors SELECT id, ? FROM chunks WHERE id = ?",
-                    [(v.tobytes(), int(cid)) for cid, v in zip(ids, vectors, strict=True)],
-                )
+        with self._lock, self._write():
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO ml_vectors SELECT id, ? FROM chunks WHERE id = ?",
+                [(v.tobytes(), int(cid)) for cid, v in zip(ids, vectors, strict=True)],
+            )
 
     def multilingual_ids(self) -> frozenset[int]:
         """The chunks that have a multilingual vector."""

@@ -229,8 +229,11 @@ def test_each_years_question_lands_in_its_own_years_report(tmp_path, monkeypatch
                 assert hits[0].file == files[year], (q, [h.file for h in hits])
             assert hits[0].profile["organisations"][0]["name"] == "Contoso Ltd."
         # The cash flow question reaches the page holding the statement.
-        hits = engine.search("Using the cash flow statement, what was Contoso's FY2022 "
-                             "net cash from operating activities?", 3)
+        hits = engine.search(
+            "Using the cash flow statement, what was Contoso's FY2022 "
+            "net cash from operating activities?",
+            3,
+        )
         assert (hits[0].file, hits[0].page) == (files[2022], 3)
         assert hits[0].to_json()["profile"]["kind"] == "annual report"
 
