@@ -297,9 +297,14 @@ class MainWindow(QMainWindow):
         self.library.set_indexing(True)
         self.statusBar().showMessage("Indexing… you can already ask about what is indexed.")
 
+        listed = {"files": False}
+
         def progress(done: int, total: int, detail) -> None:
             self.library.show_progress(done, total, detail)
             self._list_models()
+            if getattr(detail, "stage", "") == "embedding" and not listed["files"]:
+                listed["files"] = True  # every file is searchable now: list them
+                self.library.set_files(self.engine.files())
 
         self._index_job = self.workers.start(
             "index",
