@@ -112,6 +112,12 @@ class UiSettings:
     geometry: str = option("", "Window geometry (Qt, base64).", cli=False)
     state: str = option("", "Window layout (Qt, base64).", cli=False)
     preset: str = option("precise", "Decoding preset last chosen.", cli=False)
+    theme: str = option(
+        "system",
+        "Colours: follow the system's light or dark setting, or always light or dark.",
+        choices=("system", "light", "dark"),
+        cli=False,
+    )
 
 
 @dataclass(frozen=True)
