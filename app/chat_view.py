@@ -132,7 +132,9 @@ class ChatView(QWidget):
             b.setVisible(False)
             # Long questions must not widen the window: the button takes the width it gets.
             b.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-            b.clicked.connect(lambda _=False, b=b: self.suggestion_chosen.emit(b.text()))
+            b.clicked.connect(
+                lambda _=False, b=b: self.suggestion_chosen.emit(b.property("question"))
+            )
             suggestions.addWidget(b)
             self.suggestions.append(b)
         self.choose_button = QPushButton("Choose a folder…", self.empty)
@@ -223,10 +225,26 @@ class ChatView(QWidget):
             )
         self.choose_button.setVisible(library is None)
         for button, text in zip(self.suggestions, [*suggestions, "", "", ""], strict=False):
-            button.setText(text)
+            button.setProperty("question", text)
+            button.setToolTip(tip(text))
             button.setVisible(bool(text))
+        self._elide_suggestions()
         self.empty.setVisible(True)
         self.transcript.setVisible(False)
+
+    def suggested_questions(self) -> list[str]:
+        return [b.property("question") for b in self.suggestions if b.property("question")]
+
+    def _elide_suggestions(self) -> None:
+        """Long questions are shortened on their button (the whole one is asked)."""
+        for b in self.suggestions:
+            text = b.property("question") or ""
+            width = max(self.empty.width() - 60, 120)
+            b.setText(b.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, width))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._elide_suggestions()
 
     def clear(self) -> None:
         """Forget the transcript (a new or another conversation is about to be shown)."""

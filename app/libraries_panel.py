@@ -52,6 +52,7 @@ class LibrariesPanel(QWidget):
         heading.setFont(font)
         self.list = QListWidget(self)
         self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setToolTip(
             "Each library is a folder with its own index. Drop a folder here to add it."
         )
@@ -170,6 +171,8 @@ class ConversationsPanel(QWidget):
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self.search_changed)
         self.list = QListWidget(self)
+        self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.itemActivated.connect(self._on_open)
         self.list.itemClicked.connect(self._on_open)
         self.rename_button = QPushButton("Rename…", self)

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -212,7 +212,7 @@ class MainWindow(QMainWindow):
 
         self.resize(1400, 860)
         self.resizeDocks(
-            [self.library_dock, self.right_dock], [300, 560], Qt.Orientation.Horizontal
+            [self.library_dock, self.right_dock], [300, 640], Qt.Orientation.Horizontal
         )
         self.refresh_libraries()
         if settings.ui.geometry:
@@ -340,6 +340,25 @@ class MainWindow(QMainWindow):
             self.workers.start("settings", lambda _job: engine.update_settings(new))
         if new.index != old.index and self.folder is not None:
             self.start_index()  # the index is rebuilt for the new chunking
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """The transcript's colours are written into its text: redraw it in the new ones."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and not self.workers.busy("ask"):
+            QTimer.singleShot(0, self._redraw_chat)
+
+    def _redraw_chat(self) -> None:
+        if not self.exchanges or self.workers.busy("ask"):
+            return
+        self.chat.clear()
+        self.chat.set_empty(False)
+        for question, answer in self.exchanges:
+            self.chat.add_question(question)
+            self.chat.begin_answer("")
+            if isinstance(answer, Answer):
+                self.chat.finish_answer(answer)
+            else:
+                self.chat.fail_answer(answer)
 
     def set_theme(self, name: str) -> None:
         from app import theme

@@ -103,7 +103,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(buttons)
         self.tabs = tabs
-        self.resize(560, 600)
+        self.resize(560, 480)
 
     def values(self) -> Settings:
         """The settings the form describes; raises ValueError in words when one is wrong."""

@@ -52,7 +52,7 @@ def locate(haystack: str, passage: str) -> tuple[int, int] | None:
 
 
 # Highlighter colours: paper stays white in either theme, so these are fixed, not themed.
-PASSAGE_MARK = "#ffe98a"  # light yellow: the whole passage the answer drew on
+PASSAGE_MARK = "#fff4c2"  # light yellow: the whole passage the answer drew on
 SENTENCE_MARK = "#ffc21a"  # strong amber: the sentence that supports the claim
 ZOOM_STEPS = (0.5, 0.67, 0.8, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0)
 
@@ -91,9 +91,8 @@ class PdfPage(QLabel):
         # Multiply keeps the text under the marks black and readable on white paper.
         painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Multiply)
         boxes = []
-        for group, alpha in ((rects, 70), (strong, 255)):
-            colour = QColor(PASSAGE_MARK if alpha < 255 else SENTENCE_MARK)
-            colour.setAlpha(alpha)
+        for group, mark in ((rects, PASSAGE_MARK), (strong, SENTENCE_MARK)):
+            colour = QColor(mark)
             box = QRectF()
             for r in group:
                 px = QRectF(r.x() * scale, r.y() * scale, r.width() * scale, r.height() * scale)

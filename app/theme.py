@@ -65,12 +65,15 @@ def dark_palette() -> QPalette:
     return p
 
 
-def apply(theme: str) -> bool:
-    """Apply ``theme`` ("system", "light" or "dark"); returns True when dark was chosen."""
+def apply(theme: str, system_dark: bool | None = None) -> bool:
+    """Apply ``theme`` ("system", "light" or "dark"); returns True when dark was chosen.
+    ``system_dark`` is the system's scheme when the caller was just told it."""
     app = QApplication.instance()
     if app is None:
         return False
-    dark = theme == "dark" or (theme == "system" and system_is_dark())
+    if system_dark is None:
+        system_dark = system_is_dark()
+    dark = theme == "dark" or (theme == "system" and system_dark)
     if app.style().name().lower() != "fusion":
         app.setStyle(QStyleFactory.create("Fusion"))
     app.setPalette(dark_palette() if dark else app.style().standardPalette())
@@ -82,5 +85,7 @@ def follow_system(get_theme) -> None:
     app = QGuiApplication.instance()
     if app is not None:
         app.styleHints().colorSchemeChanged.connect(
-            lambda _scheme: apply(get_theme()) if get_theme() == "system" else None
+            lambda scheme: (
+                apply("system", scheme == Qt.ColorScheme.Dark) if get_theme() == "system" else None
+            )
         )

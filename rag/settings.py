@@ -68,7 +68,13 @@ class IndexSettings:
 
 @dataclass(frozen=True)
 class RetrievalSettings:
-    k: int = option(5, "How many passages to return or give the model.", min=1, max=100)
+    k: int = option(
+        5,
+        "How many passages to return or give the model.",
+        min=1,
+        max=100,
+        label="Passages per question (k)",
+    )
     relevance_floor: float = option(
         0.3,
         "Passages scoring below this are treated as not relevant.",

@@ -44,7 +44,10 @@ def first_questions(outline: Iterable[tuple[str, str, str]], n: int = 3) -> list
         if not _usable(name):
             name = file.rsplit("/", 1)[-1]
         topic = _clean(heading)
-        if topic and _usable(topic) and topic.lower() != name.lower():
+        low, nlow = topic.lower(), name.lower()
+        if heading.strip().endswith(("?", "？")) and _usable(heading.strip()):
+            question = " ".join(heading.split())  # a FAQ heading is a question already
+        elif topic and _usable(topic) and low not in nlow:
             question = f"What does {name} say about {_topic(topic)}?"
         else:
             question = f"What is {name} about?"

@@ -21,6 +21,17 @@ def test_questions_come_from_different_documents_and_their_headings():
     ]
 
 
+def test_headings_that_repeat_the_title_or_ask_already_are_used_as_they_are():
+    outline = [
+        ("it.docx", "Northwind IT Equipment and Holidays 2024", "IT Equipment and Holidays 2024"),
+        ("faq.html", "Product FAQ", "Can I return products?"),
+    ]
+    assert first_questions(outline) == [
+        "What is Northwind IT Equipment and Holidays 2024 about?",
+        "Can I return products?",
+    ]
+
+
 def test_fewer_documents_give_fewer_or_deeper_questions():
     assert first_questions([]) == []
     two = first_questions([("a.md", "Plan", "Budget"), ("a.md", "Plan", "Risks")])

@@ -202,7 +202,8 @@ def test_empty_chat_offers_questions_from_the_documents_and_says_it_is_reading(
     a, _b = two_folders
     w = window(engine_for(token_delay=0.05))
     open_and_index(qtbot, w, a)
-    offered = [b.text() for b in w.chat.suggestions if b.isVisible()]
+    offered = w.chat.suggested_questions()
+    assert [b.isVisible() for b in w.chat.suggestions] == [True, True, False]
     assert offered == [
         "What does expenses say about expense claims?",
         "What does travel say about travel rules?",
@@ -342,3 +343,47 @@ def test_dark_theme_and_about(qtbot, window, monkeypatch):
     assert "Apache-2.0" in text and "PySide6" in text and str(paths.data_dir()) in text
     menus = [a.text().replace("&", "") for a in w.menuBar().actions()]
     assert menus == ["File", "Edit", "View", "Help"]
+
+
+def test_the_system_theme_is_followed_when_it_changes(qtbot):
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from app import theme
+
+    app = QApplication.instance()
+    chosen = {"theme": "system"}
+    theme.follow_system(lambda: chosen["theme"])
+    hints = app.styleHints()
+    try:
+        hints.colorSchemeChanged.emit(Qt.ColorScheme.Dark)  # as the desktop does on a switch
+        assert app.palette().color(QPalette.ColorRole.Window).lightness() < 80
+        chosen["theme"] = "light"  # a fixed choice is not overridden by the system
+        hints.colorSchemeChanged.emit(Qt.ColorScheme.Light)
+        assert app.palette().color(QPalette.ColorRole.Window).lightness() < 80
+        chosen["theme"] = "system"
+        hints.colorSchemeChanged.emit(Qt.ColorScheme.Light)
+        assert app.palette().color(QPalette.ColorRole.Window).lightness() > 180
+    finally:
+        theme.apply("light")
+
+
+def test_switching_to_dark_redraws_the_transcript_in_dark_colours(qtbot, window, docs):
+    from PySide6.QtGui import QPalette
+
+    from tests.test_gui import make_engine
+
+    w = window(make_engine())
+    open_and_index(qtbot, w, docs)
+    ask(qtbot, w, "What is the travel cap?")
+    try:
+        w.set_theme("dark")
+        qtbot.wait(50)
+        link = w.palette().color(QPalette.ColorRole.Link)
+        pos = anchor_position(w, cite_url(0, 1))
+        cursor = w.chat.transcript.textCursor()
+        cursor.setPosition(pos + 1)
+        assert cursor.charFormat().foreground().color() == link
+        assert w.chat.transcript.toPlainText().count("You: What is the travel cap?") == 1
+    finally:
+        w.set_theme("light")
