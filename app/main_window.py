@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.chat_view import ChatView
 from app.libraries_panel import ALL, ConversationsPanel, LibrariesPanel
-from app.library_panel import LibraryPanel, progress_line
+from app.library_panel import LibraryPanel
 from app.model_panel import ModelPanel, describe_model
 from app.plain import warn
 from app.sources_panel import SourcesPanel, source_heading
@@ -39,6 +39,7 @@ from rag.conversations import ALL_LIBRARIES, ConversationError, ConversationStor
 from rag.engine_api import EngineAPI
 from rag.highlight import supporting_span
 from rag.libraries import Libraries, LibraryError
+from rag.progress import status_line
 from rag.settings import LiveSettings, Settings
 from rag.suggest import first_questions
 from rag.types import Answer, Source, Turn
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
     answer_finished = Signal(object)  # Answer (or the exception's message, a str)
     model_loaded = Signal(object)  # ModelInfo, or the exception
     passage_shown = Signal(object)  # Source
+    folder_changed = Signal()  # files in the open folder were added, changed or removed
 
     def __init__(
         self,
@@ -144,6 +146,7 @@ class MainWindow(QMainWindow):
         self.conversation_id: int | None = None
         self._turn_id: int | None = None
         self.suggested: list[str] = []
+        self._watcher = None  # rag.sync.FolderWatcher of the open folder
         self.setWindowTitle("Quarry")
         self.setAcceptDrops(True)
 
@@ -200,6 +203,7 @@ class MainWindow(QMainWindow):
         self.history.search_changed.connect(lambda _text: self.refresh_conversations())
         self.library.reindex_requested.connect(self.start_index)
         self.library.stop_requested.connect(lambda: self.workers.stop("index"))
+        self.folder_changed.connect(self._on_folder_changed)
         self.sources.source_chosen.connect(self.show_source)
         self.model_panel.load_requested.connect(self.load_model)
         self.model_panel.gpu_layers_changed.connect(self._on_gpu_layers)
@@ -427,6 +431,7 @@ class MainWindow(QMainWindow):
             return
         if name == ALL:
             self.library_name, self.folder = ALL, None
+            self._watch(None)
             self.library.set_folder(None)
             self.library.folder_label.setText("All libraries: questions search every one")
             self.library.set_files([])
@@ -438,6 +443,7 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(str(exc), 8000)
                 return
             self.library_name, self.folder = lib.name, lib.path
+            self._watch(self.folder)
             self.library.set_folder(self.folder)
             self.library.set_files([])
             self.setWindowTitle(f"Quarry — {lib.name}")
@@ -448,6 +454,33 @@ class MainWindow(QMainWindow):
         self.suggested = []
         self.new_conversation()
         if index and name != ALL:
+            self.start_index()
+
+    def _watch(self, folder: Path | None) -> None:
+        """Follow the shown library's files (the watcher's thread reaches the window through
+        the folder_changed signal)."""
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
+        if folder is not None:
+            from rag.sync import FolderWatcher
+
+            try:
+                self._watcher = FolderWatcher(folder, self.folder_changed.emit)
+            except OSError as exc:
+                self.statusBar().showMessage(f"Not following changes in the folder: {exc}", 8000)
+
+    def _on_folder_changed(self) -> None:
+        """Re-index after a change; a run in progress is stopped and started again (both
+        phases resume), so a saved file is searchable within seconds, not after the
+        meaning index of the whole folder is complete."""
+        if self.folder is None:
+            return
+        if self.workers.busy("index"):
+            if self.start_index not in self._after_index:
+                self._after_index.append(self.start_index)
+            self.workers.stop("index")
+        else:
             self.start_index()
 
     def remove_library(self, name: str, confirmed: bool = False) -> None:
@@ -480,6 +513,7 @@ class MainWindow(QMainWindow):
         )
         if self.library_name == name:
             self.library_name, self.folder = None, None
+            self._watch(None)
             self.library.set_folder(None)
             self.library.set_files([])
             rest = self.libraries.names()
@@ -515,7 +549,7 @@ class MainWindow(QMainWindow):
         def progress(done: int, total: int, detail) -> None:
             if self.folder == folder:
                 self.library.show_progress(done, total, detail)
-            self.library_list.set_progress(name, "indexing: " + progress_line(done, total, detail))
+            self.library_list.set_progress(name, "indexing: " + status_line(done, total, detail))
             self._list_models()
 
         self._index_job = self.workers.start(
@@ -944,6 +978,7 @@ class MainWindow(QMainWindow):
             self.settings.ui, geometry=_encode(self.saveGeometry()), state=_encode(self.saveState())
         )
         self._set_settings(replace(self.settings, ui=ui))
+        self._watch(None)
         self.workers.shutdown(10_000)
         if self.conversations is not None and self._own_conversations:
             self.conversations.close()

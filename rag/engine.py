@@ -26,6 +26,20 @@ INDEX_SCHEMA = 1
 _HEAVY_IMPORTS = threading.Lock()
 
 
+def _note_partial_index(answer: Answer, ready: int, total: int) -> Answer:
+    """Say so when the answer was found while passages were still being embedded: search
+    by meaning had not seen every passage yet, so a better one may exist."""
+    if ready >= total:
+        return answer
+    pct = int(100 * ready / total) if total else 0
+    note = (
+        f"The meaning index is {pct}% built: passages were found by their words and by "
+        "meaning among those embedded so far; asking again when it is complete may find more."
+    )
+    answer.note = f"{answer.note} {note}".strip() if answer.note else note
+    return answer
+
+
 class FolderError(ValueError):
     """The folder to index cannot be used; the message says why in plain words."""
 
@@ -67,7 +81,9 @@ class Engine:
 
                 s = self.settings.index
                 with _HEAVY_IMPORTS:
-                    emb = Embedder(s.embedding_model, batch_size=s.batch_size)
+                    emb = Embedder(
+                        s.embedding_model, batch_size=s.batch_size, runtime=s.embedding_runtime
+                    )
                     emb.dim  # noqa: B018 - loads the model (and its imports) under the lock
                 self._embedder = emb
             return self._embedder
@@ -89,6 +105,8 @@ class Engine:
         return size, min(s.chunk_overlap, size // 2)
 
     def _index_meta(self) -> dict:
+        from rag.multilingual import MODEL_ID
+
         emb = self.embedder
         size, overlap = self._chunk_sizes()
         return {
@@ -97,6 +115,7 @@ class Engine:
             "dim": emb.dim,
             "chunk_tokens": size,
             "chunk_overlap": overlap,
+            "multilingual_model": MODEL_ID,
         }
 
     def open_folder(self, folder: Path) -> None:
@@ -126,7 +145,12 @@ class Engine:
         on_progress: Callable[[int, int, IndexProgress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> IndexReport:
-        """Bring the folder's index up to date; unchanged files cost nothing."""
+        """Bring the folder's index up to date; unchanged files cost nothing.
+
+        Two phases (see :mod:`rag.ingest`): every file is read and searchable by its
+        words first, then passages are embedded while search and ask already work;
+        ``on_progress`` reports both. Either phase resumes where a stop left it.
+        """
         from rag.ingest import index_folder
 
         if folder is not None:
@@ -142,6 +166,15 @@ class Engine:
             should_stop=should_stop,
         )
 
+    def meaning_index(self) -> tuple[int, int]:
+        """(passages with a vector or none needed, all passages): how complete the dense
+        side of search is. Equal when the folder is fully indexed."""
+        store = self._store
+        if store is None:
+            return (0, 0)
+        total = store.count_chunks()
+        return (total - store.count_pending(), total)
+
     def close_folder(self) -> None:
         """Close the open folder's index (before its library is removed, say)."""
         with self._lock:
@@ -155,10 +188,23 @@ class Engine:
         return self._store.outline(limit)
 
     def files(self) -> list[FileReport]:
-        """Every file the open folder's index knows about, with its status."""
+        """Every file the open folder's index knows about, with its status and what it is."""
         if self._store is None:
             return []
-        return [FileReport(r.path, r.status, r.reason, r.chunks) for r in self._store.all_files()]
+        from rag.profiles import Profile
+
+        lines = {path: Profile.from_json(d).line() for path, d in self._store.profiles().items()}
+        return [
+            FileReport(r.path, r.status, r.reason, r.chunks, lines.get(r.path, ""))
+            for r in self._store.all_files()
+        ]
+
+    def profiles(self) -> dict[str, dict]:
+        """Each indexed file's document profile (title, organisations, periods, kind,
+        language; see rag.profiles), as JSON by path."""
+        if self._store is None:
+            return {}
+        return self._store.profiles()
 
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         if self._retriever is None:
@@ -254,7 +300,7 @@ class Engine:
             embedder = self.embedder
             r = self.settings.retrieval
             with self._llm_lock:
-                return answer_question(
+                answer = answer_question(
                     question,
                     history,
                     retriever=retriever,
@@ -269,6 +315,7 @@ class Engine:
         finally:
             if across is not None:
                 across.close()
+        return _note_partial_index(answer, *self.meaning_index())
 
     def _across(self, folders: Sequence[Path]) -> _Across:
         from rag.retrieve import Retriever
