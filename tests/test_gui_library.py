@@ -377,3 +377,35 @@ def test_switching_to_dark_redraws_the_transcript_in_dark_colours(qtbot, window,
         assert w.chat.transcript.toPlainText().count("You: What is the travel cap?") == 1
     finally:
         w.set_theme("light")
+
+
+def test_pages_render_sharp_on_a_hidpi_screen(docs, tmp_path):
+    """At 200 % scaling the page is drawn with twice the pixels, not blown up."""
+    import subprocess
+    import sys
+
+    probe = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+from app import theme
+theme.prepare_hidpi()
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from app.source_viewer import SourceViewer
+v = SourceViewer()
+v.resize(500, 700)
+v.show()
+app.processEvents()
+text = "{PDF_PASSAGE}"
+v.show_passage({str(docs / "policy.pdf")!r}, 2, text, 0, len(text), "policy.pdf")
+app.processEvents()
+p = v.page_view.pixmap()
+print(p.devicePixelRatio(), p.width(), p.deviceIndependentSize().width(), len(v.passage_rects))
+"""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_SCALE_FACTOR": "2"}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120
+    )
+    ratio, pixels, logical, marks = out.stdout.split()[-4:]
+    assert float(ratio) == 2.0 and int(marks) > 0
+    assert int(pixels) == pytest.approx(2 * float(logical), abs=2)
