@@ -852,10 +852,23 @@ class MainWindow(QMainWindow):
         def work(_job: Job):
             return engine.source_text(str(path), source.page)
 
+        # The answering sentence the core quoted for this source, when it chose one;
+        # else the passage sentence that shares most words with the citing claims.
+        quoted = next(
+            (
+                (e.start, e.end)
+                for e in getattr(answer, "evidence", None) or []
+                if e.source == source.number and e.page == source.page
+            ),
+            None,
+        )
+
         def done(text: str) -> None:
             passage = text[source.start : source.end]
             span = supporting_span(passage, claims) if claims else None
             focus = (source.start + span[0], source.start + span[1]) if span else None
+            if quoted and 0 <= quoted[0] < quoted[1] <= len(text):
+                focus = quoted
             self.sources.show_passage(source, path, text, focus)
             self.passage_shown.emit(source)
 

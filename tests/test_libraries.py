@@ -160,3 +160,19 @@ def test_titles_are_cut_at_a_word():
     title = title_for(long)
     assert len(title) <= 80 and title.endswith("…") and not title[:-1].endswith(" ")
     assert title_for("  short   question ") == "short question"
+
+
+def test_start_shows_the_last_library_unless_it_was_removed(data, tmp_path):
+    from app import last_library
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    libs = Libraries()
+    assert last_library(libs, str(a)) == a  # an older Quarry's folder becomes the first library
+    libs.add(a)
+    libs.add(b)
+    assert last_library(libs, str(b)) == b
+    libs.remove("b")
+    assert last_library(libs, str(b)) == a.resolve()  # removed stays removed
+    assert last_library(Libraries(), "") == a.resolve()
