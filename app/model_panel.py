@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.plain import tip
 from models.decoding import PRESETS, DecodingParams
 from models.options import base_type, field_types, label_of, options
 
@@ -155,6 +156,7 @@ class DecodingForm(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Preset", self.preset)
         self.error = QLabel("", self)
+        self.error.setTextFormat(Qt.TextFormat.PlainText)
         self.error.setWordWrap(True)
         self.controls: dict[str, _Control] = {}
         hints = field_types(DecodingParams)
@@ -313,7 +315,9 @@ class ModelPanel(QWidget):
         self.picker.clear()
         for info in models:
             self.picker.addItem(describe_model(info), info.spec)
-            self.picker.setItemData(self.picker.count() - 1, info.spec, Qt.ItemDataRole.ToolTipRole)
+            self.picker.setItemData(
+                self.picker.count() - 1, tip(info.spec), Qt.ItemDataRole.ToolTipRole
+            )
         at = self.picker.findData(current)
         if at < 0 and current == "default" and self.picker.count():
             at = 0  # a server's first model
