@@ -184,6 +184,9 @@ def assemble(model: BundledModel, target: Path, on_progress: Progress | None = N
                 f"The bundled model {model.name} does not match its published checksum "
                 f"(SHA-256 {h.hexdigest()[:16]}…, expected {model.sha256[:16]}…). "
                 "Its installed parts are damaged: reinstall Quarry.")
+        # mkstemp makes the file private (0600); a model is not a secret, and an installer
+        # built from this file must let every user read it.
+        os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -257,6 +257,7 @@ def test_assembly_joins_parts_in_order_once(tmp_path, monkeypatch):
     path = locate.bundled_path(model, on_progress=lambda d, t, _: seen.append((d, t)))
     assert path.read_bytes() == b"a" * 1000 + b"b" * 10 + b"c" * 500
     assert seen[-1] == (1510, 1510) and locate.is_ready(model)
+    assert path.stat().st_mode & 0o777 == 0o644  # readable by all: installers carry it
     stamp = path.stat().st_mtime_ns
     assert locate.bundled_path(model) == path and path.stat().st_mtime_ns == stamp
 
