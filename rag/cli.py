@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TextIO
 
+from rag.progress import format_duration, status_line
 from rag.settings import LiveSettings, Settings
 from rag.types import FileStatus, IndexProgress, IndexReport
 
@@ -27,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
         "every claim cited to its page.",
     )
     p.add_argument("--docs", metavar="DIR", help="Folder of documents to index and ask.")
+    p.add_argument(
+        "--library",
+        metavar="NAME",
+        help="A library by name (instead of --docs); see --list-libraries.",
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
         "--search",
@@ -42,6 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mode.add_argument(
         "--list-models", action="store_true", help="List the models Quarry can use and exit."
+    )
+    mode.add_argument(
+        "--list-libraries",
+        action="store_true",
+        help="List the libraries (named folders, each with its own index) and exit.",
+    )
+    mode.add_argument(
+        "--profiles",
+        action="store_true",
+        help="List what each document of the folder is (organisations, period, kind, "
+        "language) and exit.",
     )
     mode.add_argument(
         "--smoke-test",
@@ -74,12 +91,24 @@ def run(argv: list[str], open_window: OpenWindow | None = None) -> int:
     settings = live.effective
     if ns.list_models:
         return _list_models(settings, ns.json)
-    if ns.search is None and ns.ask is None:
+    if ns.list_libraries:
+        return _list_libraries(ns.json)
+    if ns.library:
+        if ns.docs:
+            parser.error("give --docs DIR or --library NAME, not both")
+        from rag.libraries import Libraries, LibraryError
+
+        try:
+            ns.docs = Libraries().get(ns.library).folder
+        except LibraryError as exc:
+            print(f"quarry: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    if ns.search is None and ns.ask is None and not ns.profiles:
         if open_window is None:
             parser.error("give --search or --ask (the window is not available here)")
         return open_window(live, Path(ns.docs) if ns.docs else None, ns.smoke_test)
     if not ns.docs:
-        parser.error("--search and --ask need --docs DIR")
+        parser.error("--search, --ask and --profiles need --docs DIR")
 
     from rag.engine import Engine, FolderError
 
@@ -103,6 +132,8 @@ def run(argv: list[str], open_window: OpenWindow | None = None) -> int:
         ):
             print("quarry: nothing could be indexed in this folder.", file=sys.stderr)
             return EXIT_NOTHING
+        if ns.profiles:
+            return _profiles(engine, ns.json)
         if ns.search is not None:
             return _search(engine, ns.search, settings.retrieval.k, ns.json)
         return _ask(engine, ns.ask, ns.json)
@@ -138,6 +169,22 @@ def _search(engine, arg: str, k: int, as_json: bool) -> int:
     return EXIT_OK
 
 
+def _profiles(engine, as_json: bool) -> int:
+    from rag.profiles import Profile
+
+    profiles = engine.profiles()
+    if as_json:
+        print(json.dumps(profiles, ensure_ascii=False, indent=1))
+        return EXIT_OK
+    for path in sorted(profiles):
+        p = Profile.from_json(profiles[path])
+        print(f"{path}\n    {p.line()}")
+        for org in p.organisations:
+            if org.aliases:
+                print(f"    also: {', '.join(org.aliases)}")
+    return EXIT_OK
+
+
 def _ask(engine, arg: str, as_json: bool) -> int:
     from models import ModelError
     from rag.render import format_answer
@@ -165,6 +212,22 @@ def _ask(engine, arg: str, as_json: bool) -> int:
     return EXIT_OK
 
 
+def _list_libraries(as_json: bool) -> int:
+    from dataclasses import asdict
+
+    from rag.libraries import Libraries
+
+    libraries = Libraries().all()
+    if as_json:
+        print(json.dumps([asdict(lib) for lib in libraries], ensure_ascii=False))
+        return EXIT_OK
+    if not libraries:
+        print("No libraries yet: open a folder with --docs DIR in the window to add one.")
+    for lib in libraries:
+        print(f"{lib.name}\n    {lib.folder}\n    {lib.state()}")
+    return EXIT_OK
+
+
 def _list_models(settings: Settings, as_json: bool) -> int:
     import models
 
@@ -185,8 +248,8 @@ def _list_models(settings: Settings, as_json: bool) -> int:
 
 
 class ProgressBar:
-    """Files done/total, chunks, rate and ETA on one redrawn stderr line (plain lines
-    every few seconds when stderr is not a terminal)."""
+    """Both phases of indexing on one redrawn stderr line (plain lines every few
+    seconds when stderr is not a terminal): files read, then the meaning index."""
 
     def __init__(self, out: TextIO, enabled: bool = True) -> None:
         self.out = out
@@ -201,7 +264,7 @@ class ProgressBar:
         now = time.monotonic()
         if (
             now - self._last < (0.1 if self.tty else 5.0)
-            and d.stage == "indexing"
+            and d.stage in ("indexing", "embedding")
             and done != total
         ):
             return
@@ -217,34 +280,19 @@ class ProgressBar:
 
     @staticmethod
     def line(done: int, total: int, d: IndexProgress) -> str:
-        if d.stage == "scanning":
-            return "Scanning folder…"
-        if d.stage == "saving":
-            return f"Saving index… {d.chunks} chunks"
+        text = status_line(done, total, d)
+        if d.stage not in ("indexing", "embedding"):
+            return text
         frac = done / total if total else 1.0
         filled = int(frac * 24)
         bar = "█" * filled + "·" * (24 - filled)
-        rate = d.chunks / d.elapsed if d.elapsed > 0 else 0.0
-        eta = (d.elapsed / done * (total - done)) if done else 0.0
-        eta_s = f"ETA {_duration(eta)}" if done and done < total else ""
         name = d.file if len(d.file) <= 40 else "…" + d.file[-39:]
-        return (
-            f"{bar} {done}/{total} files  {d.chunks} chunks  {rate:.0f} chunks/s  {eta_s}  {name}"
-        ).rstrip()
+        return f"{bar} {text}  {name}".rstrip()
 
     def finish(self) -> None:
         if self.enabled and self.tty and self._drawn:
             self.out.write("\n")
             self.out.flush()
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 def print_summary(report: IndexReport, out: TextIO) -> None:
@@ -257,8 +305,15 @@ def print_summary(report: IndexReport, out: TextIO) -> None:
     ]
     if report.removed:
         parts.append(f"{len(report.removed)} removed")
+    if report.embedded:
+        parts.append(f"{report.embedded} passages embedded")
     state = "Stopped" if report.cancelled else "Done"
-    out.write(f"{state} in {report.seconds:.1f}s: " + ", ".join(parts) + ".\n")
+    out.write(f"{state} in {format_duration(report.seconds)}: " + ", ".join(parts) + ".\n")
+    if report.pending:
+        out.write(
+            f"{report.pending} passages still wait for the meaning index; "
+            "they are found by their words until the next run embeds them.\n"
+        )
     problems = report.problems
     if problems:
         out.write(f"{len(problems)} file{'s' if len(problems) != 1 else ''} not indexed:\n")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from models.locate import APP_NAME, data_dir, models_dir
 
-__all__ = ["APP_NAME", "data_dir", "models_dir", "config_dir", "index_dir_for"]
+__all__ = ["APP_NAME", "data_dir", "models_dir", "config_dir", "cache_dir", "index_dir_for"]
 
 
 def config_dir() -> Path:
@@ -22,6 +22,15 @@ def config_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def cache_dir() -> Path:
+    """What Quarry makes from its own files and can make again (the int8 export of the
+    embedding model). ``QUARRY_CACHE_DIR`` overrides it (tests share one per session)."""
+    env = os.environ.get("QUARRY_CACHE_DIR")
+    if env:
+        return Path(env)
+    return data_dir() / "cache"
 
 
 def index_dir_for(folder: Path) -> Path:

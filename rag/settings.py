@@ -56,6 +56,13 @@ class IndexSettings:
         flag="chunk-overlap",
     )
     batch_size: int = option(32, "Chunks embedded per batch.", min=1, max=1024, flag="batch-size")
+    embedding_runtime: str = option(
+        "auto",
+        "How passages are embedded: 'onnx' (int8 on onnxruntime, fastest on a CPU), "
+        "'torch' (float; uses a GPU when torch sees one), or 'auto' (torch on a GPU, else onnx).",
+        choices=("auto", "onnx", "torch"),
+        flag="embedding-runtime",
+    )
 
     def __post_init__(self) -> None:
         validate(self)
@@ -68,7 +75,13 @@ class IndexSettings:
 
 @dataclass(frozen=True)
 class RetrievalSettings:
-    k: int = option(5, "How many passages to return or give the model.", min=1, max=100)
+    k: int = option(
+        5,
+        "How many passages to return or give the model.",
+        min=1,
+        max=100,
+        label="Passages per question (k)",
+    )
     relevance_floor: float = option(
         0.3,
         "Passages scoring below this are treated as not relevant.",
@@ -146,6 +159,12 @@ class UiSettings:
     geometry: str = option("", "Window geometry (Qt, base64).", cli=False)
     state: str = option("", "Window layout (Qt, base64).", cli=False)
     preset: str = option("precise", "Decoding preset last chosen.", cli=False)
+    theme: str = option(
+        "system",
+        "Colours: follow the system's light or dark setting, or always light or dark.",
+        choices=("system", "light", "dark"),
+        cli=False,
+    )
 
 
 @dataclass(frozen=True)

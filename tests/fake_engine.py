@@ -88,6 +88,9 @@ class FakeEngine:
         folder = Path(folder)
         if not folder.is_dir():
             raise ValueError(f"The folder {folder} does not exist.")
+        if self.folder != folder.resolve():
+            with self._lock:
+                self._reports = {}  # files() lists the open folder's files, as the engine's does
         self.folder = folder.resolve()
 
     def index(
@@ -101,6 +104,11 @@ class FakeEngine:
         assert self.folder is not None
         files = sorted(p for p in self.folder.rglob("*") if p.is_file())
         report = IndexReport(str(self.folder))
+        present = {p.relative_to(self.folder).as_posix() for p in files}
+        with self._lock:  # like the engine: files gone from the folder leave the index
+            for rel in [r for r in self._reports if r not in present]:
+                del self._reports[rel]
+                report.removed.append(rel)
         start = time.monotonic()
         chunks = 0
         for i, path in enumerate(files):
@@ -155,16 +163,29 @@ class FakeEngine:
         ][: k or 5]
 
     # -- answers -------------------------------------------------------------------
-    def _sources(self) -> list[Source]:
+    def _sources(self, folders: Sequence[Path] | None = None) -> list[Source]:
+        """The scripted passages; asked across several folders, each found in the first
+        folder that has its file and named by absolute path, as the engine does."""
         out = []
+        several = folders is not None and len(folders) > 1
         for n, p in enumerate(self.passages, 1):
-            text = self.source_text(p.file, p.page)
+            file = p.file
+            if several:
+                homes = [Path(f) / p.file for f in folders if (Path(f) / p.file).is_file()]
+                if not homes:
+                    continue
+                file = str(homes[0])
+            elif folders:
+                file = str(Path(folders[0]) / p.file)
+            text = self.source_text(file, p.page)
             start = text.index(p.phrase)
+            if folders and not several:
+                file = p.file
             out.append(
                 Source(
                     n,
                     n,
-                    p.file,
+                    file,
                     p.page,
                     start,
                     start + len(p.phrase),
@@ -186,7 +207,7 @@ class FakeEngine:
     ) -> Answer:
         self.asked.append((question, tuple(history)))
         self.asked_folders = list(folders) if folders is not None else None
-        if self.folder is None:
+        if self.folder is None and not folders:
             raise ValueError("No folder is open.")
         if "weather" in question.lower():
             return Answer(
@@ -196,7 +217,7 @@ class FakeEngine:
                 refused=True,
                 note="Nothing in the documents was relevant enough to answer from.",
             )
-        sources = self._sources()
+        sources = self._sources(folders)
         script = self.script or (
             "Travel is capped at 2,000 dollars per trip [1]. "
             "Hotels are booked through the portal [2]. The <b>CEO</b> likes tea."
@@ -283,6 +304,8 @@ class FakeEngine:
         return path.read_text(encoding="utf-8")
 
     def absolute_path(self, file: str) -> Path:
+        if Path(file).is_absolute():
+            return Path(file)
         assert self.folder is not None
         return self.folder / file
 
