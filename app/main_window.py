@@ -162,6 +162,7 @@ class MainWindow(QMainWindow):
             settings.model.gpu_layers,
             paths.models_dir(),
             self,
+            llm_url=settings.model.llm_url,
         )
         left = QSplitter(Qt.Orientation.Vertical, self)
         for part in (self.library_list, self.history, self.library):
@@ -210,6 +211,7 @@ class MainWindow(QMainWindow):
         self.sources.source_chosen.connect(self.show_source)
         self.model_panel.load_requested.connect(self.load_model)
         self.model_panel.gpu_layers_changed.connect(self._on_gpu_layers)
+        self.model_panel.server_url_changed.connect(self._on_server_url)
         self.model_panel.decoding.changed.connect(self._on_decoding)
 
         self._shortcut("Ctrl+Return", self.chat.submit)
@@ -406,6 +408,15 @@ class MainWindow(QMainWindow):
         self._set_settings(
             replace(self.settings, model=replace(self.settings.model, gpu_layers=layers))
         )
+
+    def _on_server_url(self, url: str) -> None:
+        """Switch between a model server and this computer: list that side's models and load
+        its default (a model named on one side means nothing on the other)."""
+        model = replace(self.settings.model, llm_url=url, model="default")
+        self._set_settings(replace(self.settings, model=model))
+        self._models_listed = False
+        self._list_models()
+        self.load_model("default")
 
     # -- libraries ---------------------------------------------------------------------
     def choose_folder(self) -> None:
