@@ -126,7 +126,7 @@ class LibraryPanel(QWidget):
         if detail is not None and detail.file:
             line += f"\nNow: {detail.file}"
         elif detail is not None and detail.stage not in ("indexing", "done"):
-            line += f"\n{detail.stage.capitalize()}…"
+            line += f"\n{detail.note or detail.stage.capitalize()}…"
         self.current.setText(line)
 
     def show_report(self, report: IndexReport) -> None:

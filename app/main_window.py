@@ -351,11 +351,14 @@ class MainWindow(QMainWindow):
         self.sources.viewer.note.setText("Opening…")
 
         def work(_job: Job):
-            return engine.absolute_path(source.file), engine.source_text(source.file, source.page)
+            path = engine.absolute_path(source.file)
+            text = engine.source_text(source.file, source.page)
+            boxes = engine.passage_boxes(source.file, source.page, source.start, source.end)
+            return path, text, boxes
 
         def done(result) -> None:
-            path, text = result
-            self.sources.show_passage(source, path, text)
+            path, text, boxes = result
+            self.sources.show_passage(source, path, text, boxes)
             self.passage_shown.emit(source)
 
         def failed(exc: BaseException) -> None:

@@ -3,17 +3,29 @@
 PDF pages are rendered with QtPdf and the passage is painted over them: its
 characters are found in PDFium's own page text (whitespace may differ from the
 text the index holds, so the match ignores it) and ``getSelectionAtIndex``
-gives their outlines. Other documents are shown as plain text, never as HTML,
-with the passage selected and scrolled into view.
+gives their outlines. Pages and images read by OCR have no text to find: the
+core hands their boxes over (``boxes``, in page points or image pixels) and
+they are painted the same way. Other documents are shown as plain text, never
+as HTML, with the passage selected and scrolled into view.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer, QUrl
-from PySide6.QtGui import QColor, QDesktopServices, QImage, QPainter, QPalette, QPixmap, QTextCursor
+from PySide6.QtGui import (
+    QColor,
+    QDesktopServices,
+    QImage,
+    QImageReader,
+    QPainter,
+    QPalette,
+    QPixmap,
+    QTextCursor,
+)
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -61,14 +73,29 @@ class PdfPage(QLabel):
 
     def render(self, doc: QPdfDocument, page: int, width: int, rects: list[QRectF]) -> QRectF:
         """Render ``page`` at ``width`` pixels; returns the highlight's box in pixels."""
-        self.highlight_rects = rects
         points = doc.pagePointSize(page)
         if points.width() <= 0:
             return QRectF()
         ratio = self.devicePixelRatioF()
         scale = width / points.width()
         size = QSize(int(width * ratio), int(points.height() * scale * ratio))
-        rendered: QImage = doc.render(page, size)
+        return self._paint(doc.render(page, size), scale, rects)
+
+    def render_image(self, picture: QImage, width: int, rects: list[QRectF]) -> QRectF:
+        """Show an image (a photographed or scanned page) at ``width``; rects in its pixels."""
+        if picture.width() <= 0:
+            return QRectF()
+        ratio = self.devicePixelRatioF()
+        scale = width / picture.width()
+        size = QSize(int(width * ratio), int(picture.height() * scale * ratio))
+        scaled = picture.scaled(
+            size, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation
+        )
+        return self._paint(scaled, scale, rects)
+
+    def _paint(self, rendered: QImage, scale: float, rects: list[QRectF]) -> QRectF:
+        self.highlight_rects = rects
+        ratio = self.devicePixelRatioF()
         # PDF pages are paper: transparent parts show white, whatever the theme.
         image = QImage(rendered.size(), QImage.Format.Format_ARGB32_Premultiplied)
         image.fill(Qt.GlobalColor.white)
@@ -141,6 +168,7 @@ class SourceViewer(QWidget):
         self.passage_page = -1
         self.passage_rects: list[QRectF] = []
         self.highlight_box = QRectF()
+        self.image: QImage | None = None  # the page image shown, for image files
         self.selection: tuple[int, int] | None = None  # in the text view
         self._rerender = QTimer(self)
         self._rerender.setSingleShot(True)
@@ -154,6 +182,7 @@ class SourceViewer(QWidget):
 
     def clear(self) -> None:
         self.path = None
+        self.image = None
         self.title.setText("Click a citation [n] to see its passage here.")
         self.note.setText("")
         self.text.clear()
@@ -162,53 +191,101 @@ class SourceViewer(QWidget):
         self.stack.setCurrentWidget(self.text)
 
     def show_passage(
-        self, path: Path, page: int | None, text: str, start: int, end: int, heading: str
+        self,
+        path: Path,
+        page: int | None,
+        text: str,
+        start: int,
+        end: int,
+        heading: str,
+        boxes: Sequence[Sequence[float]] = (),
+        note: str = "",
     ) -> None:
-        """Open ``path`` at ``page`` (1-based) with text[start:end] marked."""
+        """Open ``path`` at ``page`` (1-based) with text[start:end] marked.
+
+        ``boxes`` (x0, y0, x1, y1) mark a passage read by OCR on its page image;
+        ``note`` says so ("Read by OCR, confidence 93%").
+        """
         self.path = Path(path)
         self.title.setText(heading)
         self.open_button.setEnabled(self.path.exists())
         self.note.setText("")
         self.selection = None
+        self.image = None
         passage = text[start:end]
-        if self.path.suffix.lower() == ".pdf" and self._show_pdf(page or 1, passage):
+        rects = [QRectF(x0, y0, x1 - x0, y1 - y0) for x0, y0, x1, y1 in boxes]
+        if self.path.suffix.lower() == ".pdf" and self._show_pdf(page or 1, passage, rects, note):
+            return
+        if QImageReader(str(self.path)).canRead() and self._show_image(page or 1, rects, note):
             return
         self._show_text(text, start, end)
+        if note:
+            self.note.setText(f"{self.note.text()} {note}".strip())
 
     # -- PDF -----------------------------------------------------------------------
-    def _show_pdf(self, page: int, passage: str) -> bool:
+    def _show_pdf(self, page: int, passage: str, rects: list[QRectF], note: str = "") -> bool:
         self.pdf.close()
         if self.pdf.load(str(self.path)) != QPdfDocument.Error.None_:
             self.note.setText("The PDF could not be displayed; showing its text instead.")
             return False
         index = min(max(page - 1, 0), self.pdf.pageCount() - 1)
         self.passage_page = index
-        self.passage_rects = []
-        page_text = self.pdf.getAllText(index).text()
-        where = locate(page_text, passage)
-        if where:
-            selection = self.pdf.getSelectionAtIndex(index, where[0], where[1] - where[0])
-            for poly in selection.bounds():
-                self.passage_rects.append(poly.boundingRect())
+        self.passage_rects = list(rects)
+        if not rects:
+            page_text = self.pdf.getAllText(index).text()
+            where = locate(page_text, passage)
+            if where:
+                selection = self.pdf.getSelectionAtIndex(index, where[0], where[1] - where[0])
+                for poly in selection.bounds():
+                    self.passage_rects.append(poly.boundingRect())
         self.note.setText(
             f"Page {page} of {self.pdf.pageCount()}"
             + ("" if self.passage_rects else " (the passage could not be marked on this page)")
+            + (f" · {note}" if note else "")
         )
         self.stack.setCurrentWidget(self.page_scroll)
         self._set_pdf_controls(True)
         self.go_to_page(index)
         return True
 
+    # -- images ----------------------------------------------------------------------
+    def _show_image(self, page: int, rects: list[QRectF], note: str = "") -> bool:
+        """A photographed or scanned page (one frame of a multi-page TIFF) with its boxes."""
+        reader = QImageReader(str(self.path))
+        reader.setAutoTransform(True)  # EXIF orientation, as the OCR saw it
+        if page > 1:
+            reader.jumpToImage(page - 1)
+        picture = reader.read()
+        if picture.isNull():
+            self.note.setText("The image could not be displayed; showing its text instead.")
+            return False
+        self.image = picture
+        self.passage_page = 0
+        self.passage_rects = list(rects)
+        self.note.setText(
+            ("" if rects else "The passage could not be marked on this image.")
+            + (f" {note}" if note else "")
+        )
+        self.stack.setCurrentWidget(self.page_scroll)
+        self._set_pdf_controls(False)
+        self.go_to_page(0)
+        return True
+
     def go_to_page(self, index: int, scroll: bool = True) -> None:
-        if self.pdf.pageCount() == 0:
-            return
-        index = min(max(index, 0), self.pdf.pageCount() - 1)
-        self.page = index
-        self.prev_button.setEnabled(index > 0)
-        self.next_button.setEnabled(index < self.pdf.pageCount() - 1)
         width = max(self.page_scroll.viewport().width() - 2, 200)
+        if self.image is not None:
+            self.page = index = 0
+            self.highlight_box = self.page_view.render_image(self.image, width, self.passage_rects)
+        elif self.pdf.pageCount() == 0:
+            return
+        else:
+            index = min(max(index, 0), self.pdf.pageCount() - 1)
+            self.page = index
+            self.prev_button.setEnabled(index > 0)
+            self.next_button.setEnabled(index < self.pdf.pageCount() - 1)
+            rects = self.passage_rects if index == self.passage_page else []
+            self.highlight_box = self.page_view.render(self.pdf, index, width, rects)
         rects = self.passage_rects if index == self.passage_page else []
-        self.highlight_box = self.page_view.render(self.pdf, index, width, rects)
         if not scroll:
             return
         if rects:

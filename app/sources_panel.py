@@ -13,7 +13,15 @@ from rag.types import Answer, Source
 
 def source_heading(source: Source) -> str:
     where = f", page {source.page}" if source.page else ""
-    return f"[{source.number}] {source.file}{where}"
+    mark = f" · {ocr_mark(source)}" if source.ocr else ""
+    return f"[{source.number}] {source.file}{where}{mark}"
+
+
+def ocr_mark(source: Source) -> str:
+    """'read by OCR, 93% sure' (and 'low' below the recogniser's threshold): scans can err."""
+    from rag.ocr import describe
+
+    return describe(source.ocr_confidence) if source.ocr else ""
 
 
 class SourcesPanel(QWidget):
@@ -84,7 +92,14 @@ class SourcesPanel(QWidget):
             if s.number == number:
                 self.source_chosen.emit(s)
 
-    def show_passage(self, source: Source, path: Path, text: str) -> None:
+    def show_passage(self, source: Source, path: Path, text: str, boxes=()) -> None:
         self.viewer.show_passage(
-            path, source.page, text, source.start, source.end, source_heading(source)
+            path,
+            source.page,
+            text,
+            source.start,
+            source.end,
+            source_heading(source),
+            boxes=boxes,
+            note=ocr_mark(source)[:1].upper() + ocr_mark(source)[1:],
         )

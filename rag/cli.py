@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TextIO
 
+from rag.ocr import describe
 from rag.settings import Settings
 from rag.types import FileStatus, IndexProgress, IndexReport
 
@@ -131,7 +132,8 @@ def _search(engine, arg: str, k: int, as_json: bool) -> int:
             print("No passages found.")
         for i, h in enumerate(hits, 1):
             where = h.file + (f", p. {h.page}" if h.page else "")
-            print(f"[{i}] {where}  (score {h.score:.2f})")
+            ocr = f", {describe(h.ocr_confidence)}" if h.ocr else ""
+            print(f"[{i}] {where}  (score {h.score:.2f}{ocr})")
             print("    " + " ".join(h.text.split())[:400])
     return EXIT_OK
 
@@ -195,7 +197,7 @@ class ProgressBar:
         now = time.monotonic()
         if (
             now - self._last < (0.1 if self.tty else 5.0)
-            and d.stage == "indexing"
+            and d.stage in ("indexing", "ocr")
             and done != total
         ):
             return
@@ -224,6 +226,7 @@ class ProgressBar:
         name = d.file if len(d.file) <= 40 else "…" + d.file[-39:]
         return (
             f"{bar} {done}/{total} files  {d.chunks} chunks  {rate:.0f} chunks/s  {eta_s}  {name}"
+            + (f"  {d.note}" if d.note else "")
         ).rstrip()
 
     def finish(self) -> None:

@@ -39,6 +39,7 @@ class Engine:
         self._embedder = None
         self._chunker = None
         self._llm = None
+        self._ocr_cache = None
         self.rebuild_reason: str = ""  # why the saved index was discarded, if it was
         self._lock = threading.RLock()  # guards opening/closing the parts below
         self._llm_lock = threading.Lock()  # one generation at a time
@@ -140,7 +141,60 @@ class Engine:
             self._get_chunker(),
             on_progress=on_progress,
             should_stop=should_stop,
+            load_options=self._load_options(),
         )
+
+    # -- OCR ---------------------------------------------------------------------
+    @property
+    def ocr_cache(self):
+        """What OCR read, by content hash: shared by every folder, so a file is read once."""
+        with self._lock:
+            if self._ocr_cache is None:
+                from rag.ocr import OcrCache
+
+                self._ocr_cache = OcrCache(paths.data_dir() / "ocr-cache.sqlite")
+            return self._ocr_cache
+
+    def _load_options(self):
+        from rag.loaders import LoadOptions
+
+        return LoadOptions(ocr=self.settings.index.ocr, cache=self.ocr_cache)
+
+    def _ocr_page(self, file: str, page: int | None):
+        """The OCR result behind ``file``'s ``page``, or None where the text had a text layer."""
+        store = self._store
+        if store is None:
+            return None
+        rec = store.file_record(file)
+        if rec is None or not rec.hash:
+            return None
+        return self.ocr_cache.get(rec.hash, page or 1)
+
+    def _mark_ocr(self, items: list) -> list:
+        """Hits or sources with ``ocr`` and the recogniser's confidence where OCR read them."""
+        import dataclasses
+
+        pages: dict[tuple[str, int | None], object] = {}
+        out = []
+        for item in items:
+            key = (item.file, item.page)
+            if key not in pages:
+                pages[key] = self._ocr_page(item.file, item.page)
+            ocr = pages[key]
+            if ocr is not None:
+                conf = ocr.confidence(item.start, item.end)  # type: ignore[attr-defined]
+                item = dataclasses.replace(item, ocr=True, ocr_confidence=conf)
+            out.append(item)
+        return out
+
+    def passage_boxes(
+        self, file: str, page: int | None, start: int, end: int
+    ) -> list[tuple[float, float, float, float]]:
+        """Boxes (x0, y0, x1, y1; PDF points or image pixels, from the top left) around
+        text[start:end] of an OCR'd page, for highlighting on the page image; [] where
+        the page has a text layer (the viewer finds those passages itself)."""
+        ocr = self._ocr_page(file, page)
+        return ocr.boxes(start, end) if ocr is not None else []
 
     def files(self) -> list[FileReport]:
         """Every file the open folder's index knows about, with its status."""
@@ -151,13 +205,13 @@ class Engine:
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         if self._retriever is None:
             raise FolderError("No folder is open.")
-        return self._retriever.search(question, k or self.settings.retrieval.k)
+        return self._mark_ocr(self._retriever.search(question, k or self.settings.retrieval.k))
 
     def source_text(self, file: str, page: int | None) -> str:
         """The text that a Source's start/end offsets index into (for highlighting)."""
         from rag.loaders import load
 
-        doc = load(self.absolute_path(file))
+        doc = load(self.absolute_path(file), self._load_options())
         if page is not None:
             for p in doc.pages:
                 if p.number == page:
@@ -233,7 +287,7 @@ class Engine:
         embedder = self.embedder
         r = self.settings.retrieval
         with self._llm_lock:
-            return answer_question(
+            answer = answer_question(
                 question,
                 history,
                 retriever=retriever,
@@ -245,6 +299,8 @@ class Engine:
                 on_token=on_token,
                 should_stop=should_stop,
             )
+        answer.sources = self._mark_ocr(answer.sources)
+        return answer
 
     # -- lifetime ------------------------------------------------------------------
     def _close_index(self) -> None:
@@ -262,6 +318,8 @@ class Engine:
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None
+            if self._ocr_cache is not None:
+                self._ocr_cache.close()
 
     def __enter__(self) -> Engine:
         return self

@@ -56,6 +56,11 @@ class IndexSettings:
         flag="chunk-overlap",
     )
     batch_size: int = option(32, "Chunks embedded per batch.", min=1, max=1024, flag="batch-size")
+    ocr: bool = option(
+        True,
+        "Read scanned PDF pages and images (PNG, JPEG, TIFF, BMP, WebP) with OCR, "
+        "offline; --no-ocr skips them.",
+    )
 
     def __post_init__(self) -> None:
         validate(self)

@@ -32,7 +32,8 @@ class IndexProgress:
     file: str  # the file being worked on ("" when between files)
     chunks: int  # chunks written so far in this run
     elapsed: float  # seconds since the run started
-    stage: str = "indexing"  # "scanning", "indexing", "saving", "done"
+    stage: str = "indexing"  # "scanning", "indexing", "ocr", "saving", "done"
+    note: str = ""  # what the stage is doing now, in words ("OCR page 12 of 40")
 
 
 @dataclass(frozen=True)
@@ -69,16 +70,24 @@ class Hit:
     heading: str = ""
     dense_score: float | None = None
     lexical_rank: int | None = None
+    ocr: bool = False  # the text was read from a page image by OCR
+    ocr_confidence: float | None = None  # the recogniser's lowest line confidence, 0..1
 
     def to_json(self) -> dict:
-        return {
+        d = {
             "file": self.file,
             "page": self.page,
             "score": round(self.score, 4),
             "text": self.text,
             "start": self.start,
             "end": self.end,
+            "ocr": self.ocr,
         }
+        if self.ocr:
+            d["ocr_confidence"] = (
+                None if self.ocr_confidence is None else round(self.ocr_confidence, 3)
+            )
+        return d
 
 
 class FileStatus(StrEnum):
@@ -144,6 +153,8 @@ class Source:
     text: str
     score: float
     title: str = ""
+    ocr: bool = False  # the text was read from a page image by OCR
+    ocr_confidence: float | None = None  # the recogniser's lowest line confidence, 0..1
 
 
 @dataclass(frozen=True)
