@@ -41,6 +41,7 @@ class Engine:
         self._llm = None
         self._ocr_cache = None
         self.rebuild_reason: str = ""  # why the saved index was discarded, if it was
+        self._others: dict[Path, tuple] = {}  # other folders' (store, retriever), asked across
         self._lock = threading.RLock()  # guards opening/closing the parts below
         self._llm_lock = threading.Lock()  # one generation at a time
 
@@ -52,6 +53,7 @@ class Engine:
             self.settings = settings
             if settings.index != old.index:
                 self._close_index()
+                self._close_others()
                 self._embedder = None
                 self._chunker = None
             if settings.model != old.model and self._llm is not None:
@@ -112,6 +114,7 @@ class Engine:
             if self.folder == folder and self._store is not None:
                 return
             self._close_index()
+            self._close_others(folder)  # opened for asking across; may be behind
             from rag.retrieve import Retriever
             from rag.store import IndexStore
 
@@ -161,14 +164,28 @@ class Engine:
         return LoadOptions(ocr=self.settings.index.ocr, cache=self.ocr_cache)
 
     def _ocr_page(self, file: str, page: int | None):
-        """The OCR result behind ``file``'s ``page``, or None where the text had a text layer."""
-        store = self._store
-        if store is None:
-            return None
-        rec = store.file_record(file)
-        if rec is None or not rec.hash:
-            return None
-        return self.ocr_cache.get(rec.hash, page or 1)
+        """The OCR result behind ``file``'s ``page``, or None where the text had a text layer.
+
+        ``file`` is relative to the open folder, or absolute for sources asked across
+        folders; its content hash comes from the index that holds it.
+        """
+        stores = [(self.folder, self._store)] + [(f, p[0]) for f, p in list(self._others.items())]
+        path = Path(file)
+        for folder, store in stores:
+            if folder is None or store is None:
+                continue
+            if path.is_absolute():
+                if not path.is_relative_to(folder):
+                    continue
+                rel = path.relative_to(folder).as_posix()
+            else:
+                rel = file
+            rec = store.file_record(rel)
+            if rec is not None and rec.hash:
+                return self.ocr_cache.get(rec.hash, page or 1)
+            if not path.is_absolute():
+                return None
+        return None
 
     def _mark_ocr(self, items: list) -> list:
         """Hits or sources with ``ocr`` and the recogniser's confidence where OCR read them."""
@@ -195,6 +212,18 @@ class Engine:
         the page has a text layer (the viewer finds those passages itself)."""
         ocr = self._ocr_page(file, page)
         return ocr.boxes(start, end) if ocr is not None else []
+
+    def close_folder(self) -> None:
+        """Close the open folder's index (before its library is removed, say)."""
+        with self._lock:
+            self._close_index()
+
+    def outline(self, limit: int = 200) -> list[tuple[str, str, str]]:
+        """(file, title, heading) of the open folder's passages, a few per document: what
+        the window suggests first questions from, without the model."""
+        if self._store is None:
+            return []
+        return self._store.outline(limit)
 
     def files(self) -> list[FileReport]:
         """Every file the open folder's index knows about, with its status."""
@@ -274,10 +303,13 @@ class Engine:
         decoding=None,
         on_token: Callable[[str], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        folders: Sequence[Path] | None = None,
     ) -> Answer:
+        """Answer from the open folder, or from every folder in ``folders`` at once (their
+        sources then name files by absolute path, which ``absolute_path`` accepts)."""
         from rag.asking import answer_question
 
-        retriever = self._retriever
+        retriever = self._retriever if folders is None else self._across(folders)
         if retriever is None:
             raise FolderError("No folder is open.")
         if self._llm is None:
@@ -302,6 +334,35 @@ class Engine:
         answer.sources = self._mark_ocr(answer.sources)
         return answer
 
+    def _across(self, folders: Sequence[Path]) -> _Across:
+        """A retriever over several folders' indexes, opened once and kept until close()."""
+        from rag.retrieve import Retriever
+        from rag.store import IndexStore
+
+        parts = []
+        with self._lock:
+            for folder in folders:
+                folder = Path(folder).resolve()
+                if folder == self.folder and self._retriever is not None:
+                    parts.append((folder, self._retriever))
+                    continue
+                if folder not in self._others:
+                    if not folder.is_dir():
+                        continue
+                    store = IndexStore.open(paths.index_dir_for(folder), self._index_meta())
+                    self._others[folder] = (store, Retriever(store, self.embedder))
+                parts.append((folder, self._others[folder][1]))
+        if not parts:
+            raise FolderError("None of the libraries' folders can be opened.")
+        return _Across(parts)
+
+    def _close_others(self, folder: Path | None = None) -> None:
+        for key in [folder] if folder is not None else list(self._others):
+            pair = self._others.pop(key, None)
+            if pair is not None:
+                pair[1].close()
+                pair[0].close()
+
     # -- lifetime ------------------------------------------------------------------
     def _close_index(self) -> None:
         if self._retriever is not None:
@@ -315,6 +376,7 @@ class Engine:
     def close(self) -> None:
         with self._lock:
             self._close_index()
+            self._close_others()
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None
@@ -326,3 +388,29 @@ class Engine:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class _Across:
+    """Several folders' retrievers searched as one: hits merged by score, each naming its
+    file by absolute path and carrying an id unique across the folders."""
+
+    ID_STRIDE = 1 << 40
+
+    def __init__(self, parts: list[tuple[Path, object]]) -> None:
+        self.parts = parts
+
+    def search(self, question: str, k: int, relevance_floor: float | None = None) -> list[Hit]:
+        import dataclasses
+
+        hits: list[Hit] = []
+        for n, (folder, retriever) in enumerate(self.parts):
+            for h in retriever.search(question, k=k, relevance_floor=relevance_floor):
+                hits.append(
+                    dataclasses.replace(
+                        h,
+                        file=str(folder / h.file),
+                        chunk_id=n * self.ID_STRIDE + h.chunk_id,
+                    )
+                )
+        hits.sort(key=lambda h: h.score, reverse=True)
+        return hits[:k]
