@@ -38,6 +38,8 @@ MAX_PIXELS = 60_000_000
 # The longest side a page image is recognised at; larger images are shrunk
 # first (detection and recognition cost grow with it, accuracy does not).
 MAX_SIDE = 2400
+# Lines are detected on a copy at most this many pixels on its longer side.
+DETECT_SIDE = 1600
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 _CJK = re.compile(f"[{_CJK_RANGES}]")
@@ -204,28 +206,33 @@ def _read(engine, image) -> list[tuple]:
     points in ``image``; ``flipped`` says the classifier turned the line 180
     degrees; ``tall`` that the line runs vertically (so RapidOCR turned it 90).
     """
+    import cv2
     import numpy as np
 
     raw_h, raw_w = image.shape[:2]
     img, ratio_h, ratio_w = engine.preprocess(image)
     record = {"preprocess": {"ratio_h": ratio_h, "ratio_w": ratio_w}}
     img, record = engine.maybe_add_letterbox(img, record)
-    boxes, _ = engine.auto_text_det(img)
+    # Lines are found on a smaller copy (detection cost grows with pixels, and page text
+    # stays well above the detector's smallest size); they are read from the full image.
+    shrink = min(1.0, DETECT_SIDE / max(img.shape[:2]))
+    small = (
+        img
+        if shrink == 1.0
+        else cv2.resize(img, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+    )
+    boxes, _ = engine.auto_text_det(small)
     if boxes is None or len(boxes) == 0:
         return []
+    boxes = [np.asarray(b, dtype=np.float32) / shrink for b in boxes]
     crops = engine.get_crop_img_list(img, boxes)
     tall = [_is_tall(b) for b in boxes]
     crops, cls_res, _ = engine.text_cls(crops)
-    rec_res, _ = engine.text_rec(crops, True)  # with each character's position
+    rec_res, _ = engine.text_rec(crops, False)
     quads = engine._get_origin_points(boxes, record, raw_h, raw_w)
     out = []
     for quad, (label, cls_score), rec, is_tall in zip(quads, cls_res, rec_res, tall, strict=True):
-        text, score = str(rec[0]), float(rec[1])
-        if len(rec) > 2 and text:
-            columns = [c for word in rec[2][2] for c in word]
-            if len(columns) == len(text):
-                text = respace(text, columns)
-        text = text.strip()
+        text, score = respace(str(rec[0]).strip()), float(rec[1])
         if not text or score < engine.text_score:
             continue
         flipped = "180" in str(label) and cls_score > engine.text_cls.cls_thresh
@@ -233,48 +240,31 @@ def _read(engine, image) -> list[tuple]:
     return out
 
 
-_WIDE = frozenset("mwMW@%")
-_LATIN = re.compile(r"[A-Za-z0-9]")
+_GLUED = (
+    # "Premises.The", "notice,photographed", "Note:Staff": a mark between words
+    re.compile(r"(?<=[A-Za-z]{2}[,;:])(?=[A-Za-z])|(?<=[a-z]{2}\.)(?=[A-Z][a-z])"),
+    # "everyTuesday" inside a long run of letters: two words, not a brand name
+    re.compile(r"(?<=[a-z]{3})(?=[A-Z][a-z]{2})"),
+)
+RUN_CHARS = 12  # runs shorter than this may be one word ("PowerPoint") and are left alone
 
 
-def respace(text: str, columns: Sequence[int]) -> str:
-    """Put back the spaces between Latin words that the recogniser ran together.
+def respace(text: str) -> str:
+    """Put back spaces the recogniser dropped where the text itself shows them.
 
-    PP-OCRv4's Chinese + English model often reads "cold store" as
-    "coldstore". Its decoder says where each character stands (``columns``,
-    one per character, in steps of the model's output). Within a run of
-    ``RUN_CHARS`` or more characters without a space (longer than most words),
-    letters of one word follow each other at a steady step; a step at least
-    one column longer than the run's usual one (allowing for wide letters such
-    as "w") is a space, and so is a comma, colon or full stop between letters.
-    Chinese is never touched.
+    PP-OCRv4's Chinese + English model often runs English words together
+    ("Premises.The landlord", "everyTuesday"). Where a comma, colon or full stop
+    is followed by a word, or a long run of letters turns from lower to upper
+    case, a space is certain enough to restore; gaps between lower-case words
+    are not (the recogniser's character positions were tried and are too
+    uneven to tell a space from a wide letter). Chinese is never touched.
     """
-    out: list[str] = []
-    start = 0
-    for end in [*(i for i, ch in enumerate(text) if ch == " "), len(text)]:
-        run, cols = text[start:end], columns[start:end]
-        out.append(_respace_run(run, cols) if len(run) >= RUN_CHARS else run)
-        start = end
-    return "".join(out)
-
-
-RUN_CHARS = 10
-
-
-def _respace_run(run: str, cols: Sequence[int]) -> str:
-    steps = sorted(cols[i + 1] - cols[i] for i in range(len(run) - 1))
-    steady = steps[: max(1, len(steps) * 3 // 4)]  # the longest quarter may be spaces
-    usual = sum(steady) / len(steady)
-    out = [run[0]]
-    for i in range(1, len(run)):
-        a, b = run[i - 1], run[i]
-        if _LATIN.match(b):
-            wide = 0.4 * usual * ((a in _WIDE) + (b in _WIDE))
-            gapped = _LATIN.match(a) and cols[i] - cols[i - 1] >= usual + 1 + wide
-            after_mark = a in ",.:;" and b.isalpha() and i > 1 and run[i - 2].isalpha()
-            if gapped or after_mark:
-                out.append(" ")
-        out.append(b)
+    out = []
+    for run in re.split(r"( +)", text):
+        if len(run) >= RUN_CHARS and not run.isspace():
+            run = _GLUED[0].sub(" ", run)
+            run = _GLUED[1].sub(" ", run)
+        out.append(run)
     return "".join(out)
 
 
