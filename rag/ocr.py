@@ -28,8 +28,9 @@ from pathlib import Path
 
 from rag.lexical import _CJK as _CJK_RANGES
 
-# Part of every cache key: a different recogniser or reading rule reads again.
-ENGINE_ID = "rapidocr-onnxruntime-1.4.4/pp-ocrv4/1"
+# Part of every cache key: a different recogniser or reading rule reads again (raise the
+# last number when the reading rules below change).
+ENGINE_ID = "rapidocr-onnxruntime-1.4.4/pp-ocrv4/2"
 # Lines the recogniser is less sure of than this are still indexed but marked.
 LOW_CONFIDENCE = 0.8
 # An image larger than this is refused before it is decoded: 20,000 x 20,000
