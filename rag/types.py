@@ -80,6 +80,7 @@ class Hit:
     lexical_rank: int | None = None
     ocr: bool = False  # the text was read from a page image by OCR
     ocr_confidence: float | None = None  # the recogniser's lowest line confidence, 0..1
+    profile: dict | None = None  # the document's profile (rag.profiles.Profile as JSON)
 
     def to_json(self) -> dict:
         d = {
@@ -95,6 +96,8 @@ class Hit:
             d["ocr_confidence"] = (
                 None if self.ocr_confidence is None else round(self.ocr_confidence, 3)
             )
+        if self.profile is not None:
+            d["profile"] = self.profile
         return d
 
 
@@ -111,6 +114,7 @@ class FileReport:
     status: FileStatus
     reason: str = ""
     chunks: int = 0
+    profile: str = ""  # what the document is, in one line (rag.profiles.Profile.line)
 
 
 @dataclass

@@ -91,7 +91,8 @@ def load(path: Path, options: LoadOptions = DEFAULT_OPTIONS) -> LoadedDocument:
     pdf = open_pdf(path)
     try:
         count = len(pdf)
-        meta = (pdf.get_metadata_value("Title") or "").strip()
+        info = {k: str(v) for k, v in pdf.get_metadata_dict().items() if v}
+        meta = info.get("Title", "").strip()
         first = page_text(pdf, 0) if count else ""
     except LoadError:
         pdf.close()
@@ -104,7 +105,7 @@ def load(path: Path, options: LoadOptions = DEFAULT_OPTIONS) -> LoadedDocument:
         raise LoadError("the PDF has no pages")
     title = " ".join(meta.split())[:TITLE_MAX] if meaningful_title(meta) else ""
     title = title or first_line(first) or path.stem
-    return LoadedDocument(title=title, pages=_pages(path, pdf, count, first, options))
+    return LoadedDocument(title=title, pages=_pages(path, pdf, count, first, options), meta=info)
 
 
 def _pages(path: Path, pdf, count: int, first: str, options: LoadOptions) -> Iterator[Page]:
