@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -43,6 +44,8 @@ class LibrariesPanel(QWidget):
     library_chosen = Signal(str)  # a library name, or ALL
     add_requested = Signal()
     remove_requested = Signal(str)
+    rename_requested = Signal(str)
+    reindex_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -57,6 +60,15 @@ class LibrariesPanel(QWidget):
             "Each library is a folder with its own index. Drop a folder here to add it."
         )
         self.list.currentItemChanged.connect(self._on_current)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._menu)
+        self.list.itemDoubleClicked.connect(
+            lambda item: (
+                self.rename_requested.emit(item.data(Qt.ItemDataRole.UserRole))
+                if item.data(Qt.ItemDataRole.UserRole) != ALL
+                else None
+            )
+        )
         self.add_button = QPushButton("Add…", self)
         self.add_button.setToolTip("Add a folder of documents as a library (Ctrl+O)")
         self.add_button.clicked.connect(self.add_requested)
@@ -141,6 +153,18 @@ class LibrariesPanel(QWidget):
         self.remove_button.setEnabled(key is not None and key != ALL)
         if key:
             self.library_chosen.emit(key)
+
+    def _menu(self, pos) -> None:
+        item = self.list.itemAt(pos)
+        key = item.data(Qt.ItemDataRole.UserRole) if item else None
+        if not key or key == ALL:
+            return
+        menu = QMenu(self)
+        menu.addAction("Rename…", lambda: self.rename_requested.emit(key))
+        menu.addAction("Re-index", lambda: self.reindex_requested.emit(key))
+        menu.addSeparator()
+        menu.addAction("Remove…", lambda: self.remove_requested.emit(key))
+        menu.exec(self.list.viewport().mapToGlobal(pos))
 
     def _on_remove(self) -> None:
         key = self.current()

@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QSplitter,
     QTabWidget,
 )
@@ -31,7 +30,7 @@ from app.chat_view import ChatView
 from app.libraries_panel import ALL, ConversationsPanel, LibrariesPanel
 from app.library_panel import LibraryPanel
 from app.model_panel import ModelPanel, describe_model
-from app.plain import warn
+from app.plain import confirm, warn
 from app.sources_panel import SourcesPanel, source_heading
 from app.workers import Job, Workers
 from rag import paths
@@ -163,6 +162,7 @@ class MainWindow(QMainWindow):
             settings.model.gpu_layers,
             paths.models_dir(),
             self,
+            llm_url=settings.model.llm_url,
         )
         left = QSplitter(Qt.Orientation.Vertical, self)
         for part in (self.library_list, self.history, self.library):
@@ -196,6 +196,10 @@ class MainWindow(QMainWindow):
         self.library_list.library_chosen.connect(self.switch_library)
         self.library_list.add_requested.connect(self.choose_folder)
         self.library_list.remove_requested.connect(self.remove_library)
+        self.library_list.rename_requested.connect(self.rename_library)
+        self.library_list.reindex_requested.connect(
+            lambda name: self.start_index() if name == self.library_name else None
+        )
         self.history.conversation_chosen.connect(self.open_conversation)
         self.history.new_requested.connect(self.new_conversation)
         self.history.rename_requested.connect(self.rename_conversation)
@@ -207,6 +211,7 @@ class MainWindow(QMainWindow):
         self.sources.source_chosen.connect(self.show_source)
         self.model_panel.load_requested.connect(self.load_model)
         self.model_panel.gpu_layers_changed.connect(self._on_gpu_layers)
+        self.model_panel.server_url_changed.connect(self._on_server_url)
         self.model_panel.decoding.changed.connect(self._on_decoding)
 
         self._shortcut("Ctrl+Return", self.chat.submit)
@@ -404,6 +409,15 @@ class MainWindow(QMainWindow):
             replace(self.settings, model=replace(self.settings.model, gpu_layers=layers))
         )
 
+    def _on_server_url(self, url: str) -> None:
+        """Switch between a model server and this computer: list that side's models and load
+        its default (a model named on one side means nothing on the other)."""
+        model = replace(self.settings.model, llm_url=url, model="default")
+        self._set_settings(replace(self.settings, model=model))
+        self._models_listed = False
+        self._list_models()
+        self.load_model("default")
+
     # -- libraries ---------------------------------------------------------------------
     def choose_folder(self) -> None:
         start = str(self.folder or Path.home())
@@ -483,6 +497,25 @@ class MainWindow(QMainWindow):
         else:
             self.start_index()
 
+    def rename_library(self, name: str, new_name: str | None = None) -> None:
+        """Give a library another name (its index and conversations stay as they are)."""
+        if new_name is None:
+            new_name, ok = QInputDialog.getText(self, "Rename library", "Name:", text=name)
+            if not ok:
+                return
+        try:
+            lib = self.libraries.rename(name, new_name)
+        except LibraryError as exc:
+            warn(self, "Could not rename the library", str(exc))
+            return
+        if self.library_name == name:
+            self.library_name = lib.name
+            self.setWindowTitle(f"Quarry — {lib.name}")
+            if self.conversation_id is None and not self.answers:
+                self.chat.show_welcome(lib.name, self.suggested)
+        self.library_list.progress.pop(name, None)
+        self.refresh_libraries()
+
     def remove_library(self, name: str, confirmed: bool = False) -> None:
         """Forget a library: its index and conversations are deleted, its files are not."""
         try:
@@ -490,15 +523,13 @@ class MainWindow(QMainWindow):
         except LibraryError as exc:
             self.statusBar().showMessage(str(exc), 8000)
             return
-        if not confirmed:
-            answer = QMessageBox.question(
-                self,
-                "Remove library",
-                f"Remove the library {lib.name}?\n\nIts index and saved conversations are "
-                f"deleted. The documents in {lib.folder} are not touched.",
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                return
+        if not confirmed and not confirm(
+            self,
+            "Remove library",
+            f"Remove the library {lib.name}?\n\nIts index and saved conversations are "
+            f"deleted. The documents in {lib.folder} are not touched.",
+        ):
+            return
         if self.workers.busy("index"):  # the index may be this one's: stop, then remove
             self._after_index.append(lambda: self.remove_library(name, confirmed=True))
             self.workers.stop("index")
@@ -685,10 +716,9 @@ class MainWindow(QMainWindow):
     def delete_conversation(self, conversation: int) -> None:
         if self.conversations is None:
             return
-        answer = QMessageBox.question(
+        if not confirm(
             self, "Delete conversation", "Delete this conversation? This cannot be undone."
-        )
-        if answer != QMessageBox.StandardButton.Yes:
+        ):
             return
         self.conversations.delete(conversation)
         if conversation == self.conversation_id:

@@ -306,18 +306,19 @@ class Engine:
     def device(self) -> str:
         if self._llm is not None:
             return self._llm.device
-        from models.offload import describe_device
+        import models
 
-        return describe_device()
+        return models.describe_device(self.settings.model.request())
 
     def available_models(self):
         with _HEAVY_IMPORTS:
-            from models import available_models
+            import models
 
-            return available_models()
+            return models.available_models(self.settings.model.request())
 
     def load_model(self, spec: str | None = None, on_progress=None):
-        """Load (or replace) the LLM; raises models.ModelError with a message for a person."""
+        """Load (or replace) the LLM with the backend the model settings select; raises
+        models.ModelError with a message for a person."""
         import dataclasses
 
         import models
@@ -331,13 +332,7 @@ class Engine:
                 self._llm.close()
                 self._llm = None
             with _HEAVY_IMPORTS:
-                self._llm = models.load(
-                    m.model,
-                    gpu_layers=m.gpu_layers,
-                    n_ctx=m.ctx,
-                    threads=m.threads,
-                    on_progress=on_progress,
-                )
+                self._llm = models.load(m.request(), on_progress=on_progress)
             return self._llm.info
 
     def ask(

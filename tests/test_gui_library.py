@@ -91,6 +91,15 @@ def test_two_libraries_listed_switched_asked_across_and_one_removed(
         w.open_citation(0, 1)
     assert SENTENCE in w.sources.viewer.highlighted_text()
 
+    # Renaming keeps the library's conversations (they belong to its folder).
+    w.library_list.list.setCurrentItem(w.library_list.item("Policies"))
+    before = w.history.ids()
+    assert before
+    w.rename_library("Policies", "Travel <b>rules</b>")
+    assert w.library_list.names() == ["Travel <b>rules</b>", "Handbook"]
+    assert w.windowTitle() == "Quarry — Travel <b>rules</b>" and w.history.ids() == before
+    w.rename_library("Travel <b>rules</b>", "Policies")
+
     # Removing deletes the index, never the documents.
     w.library_list.list.setCurrentItem(w.library_list.item("Handbook"))
     qtbot.waitUntil(lambda: not w.workers.busy("index"), timeout=10_000)
