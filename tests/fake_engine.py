@@ -303,6 +303,11 @@ class FakeEngine:
                 pdf.close()
         return path.read_text(encoding="utf-8")
 
+    def passage_boxes(
+        self, file: str, page: int | None, start: int, end: int
+    ) -> list[tuple[float, float, float, float]]:
+        return []  # the fake reads text layers only; OCR boxes come from the real engine
+
     def absolute_path(self, file: str) -> Path:
         if Path(file).is_absolute():
             return Path(file)
