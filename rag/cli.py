@@ -138,7 +138,7 @@ def _search(engine, arg: str, k: int, as_json: bool) -> int:
 
 def _ask(engine, arg: str, as_json: bool) -> int:
     from models import ModelError
-    from rag.render import format_answer
+    from rag.render import answer_json, format_answer
 
     try:
         engine.load_model()
@@ -151,7 +151,7 @@ def _ask(engine, arg: str, as_json: bool) -> int:
             q, on_token=(lambda t: print(t, end="", flush=True)) if stream else None
         )
         if as_json or arg == "-":
-            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+            print(json.dumps(answer_json(answer), ensure_ascii=False), flush=True)
         else:
             if stream:
                 print("\n")
