@@ -7,7 +7,6 @@ links are the citation anchors Quarry sets itself (``quarry:cite/<answer>/<n>``)
 
 from __future__ import annotations
 
-import html
 import re
 
 from PySide6.QtCore import QEvent, QPoint, Qt, QUrl, Signal
@@ -32,10 +31,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.plain import tip
+from rag.text import CITATION, citation_numbers
 from rag.types import Answer, Support
 
 CITE_SCHEME = "quarry"
-_MARKER = re.compile(r"\s?\[(\d+)\]")
+_MARKER = re.compile(r"\s?(?:" + CITATION.pattern + ")", re.IGNORECASE)
 # Wavy underlines in these hues read on light and dark backgrounds alike.
 _WEAK = QColor(214, 140, 0)
 _UNSUPPORTED = QColor(220, 50, 47)
@@ -163,6 +164,7 @@ class ChatView(QWidget):
         ask_row.addLayout(buttons)
         tools = QHBoxLayout()
         self.hint = QLabel("", self)
+        self.hint.setTextFormat(Qt.TextFormat.PlainText)
         self.hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         tools.addWidget(self.hint, 1)
         tools.addWidget(self.copy_button)
@@ -288,7 +290,9 @@ class ChatView(QWidget):
     def _write_refusal(self, cursor: QTextCursor, answer: Answer) -> None:
         fmt = self._muted()
         fmt.setFontItalic(True)
-        fmt.setToolTip(answer.note or "Nothing in your documents was relevant enough to answer.")
+        fmt.setToolTip(
+            tip(answer.note or "Nothing in your documents was relevant enough to answer.")
+        )
         cursor.insertText("Not found in your documents. ", fmt)
         if answer.text:
             cursor.insertText(answer.text, fmt)
@@ -302,11 +306,13 @@ class ChatView(QWidget):
         if checked:
             fmt.setFontItalic(True)
         fmt.setToolTip(
-            f"Source {n}: {title}"
-            + (
-                " (attributed by Quarry's support check; the model did not cite it)"
-                if checked
-                else ""
+            tip(
+                f"Source {n}: {title}"
+                + (
+                    " (attributed by Quarry's support check; the model did not cite it)"
+                    if checked
+                    else ""
+                )
             )
         )
         return fmt
@@ -323,7 +329,7 @@ class ChatView(QWidget):
             else:
                 fmt = self._muted()
                 fmt.setFontStrikeOut(True)
-                fmt.setToolTip(f"The model cited source {n}, which does not exist.")
+                fmt.setToolTip(tip(f"The model cited source {n}, which does not exist."))
                 cursor.insertText(f"[{n}]", fmt)
 
     def _write_answer(self, cursor: QTextCursor, answer: Answer, index: int) -> None:
@@ -341,10 +347,10 @@ class ChatView(QWidget):
             if s.support is not Support.SUPPORTED:
                 fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
                 fmt.setUnderlineColor(_WEAK if s.support is Support.WEAK else _UNSUPPORTED)
-                tip = _MARK_TIPS[s.support]
-                fmt.setToolTip(f"{tip}: {s.evidence}" if s.evidence else tip)
+                why = _MARK_TIPS[s.support]
+                fmt.setToolTip(tip(f"{why}: {s.evidence}" if s.evidence else why))
             elif s.evidence:
-                fmt.setToolTip(s.evidence)
+                fmt.setToolTip(tip(s.evidence))
             # Citations go before the sentence's closing punctuation: "… per trip [1]."
             stop = len(body.rstrip(".!?。！？;；:"))
             cursor.insertText(body[:stop], fmt)
@@ -369,7 +375,8 @@ class ChatView(QWidget):
         pos = 0
         for m in _MARKER.finditer(text):
             cursor.insertText(text[pos : m.start()], QTextCharFormat())
-            self._write_citations(cursor, answer, index, [(int(m.group(1)), False)])
+            numbers = [(n, False) for n in citation_numbers(m.group(1))]
+            self._write_citations(cursor, answer, index, numbers)
             pos = m.end()
         cursor.insertText(text[pos:], QTextCharFormat())
 
@@ -386,8 +393,7 @@ class ChatView(QWidget):
             fmt.setForeground(self.palette().brush(QPalette.ColorRole.Link))
             fmt.setFontItalic(True)
             place = f"{e.file}" + (f", page {e.page}" if e.page else "")
-            # Qt reads a tooltip as rich text when it looks like HTML: escape the file name.
-            fmt.setToolTip(html.escape(f"Open {place} at this sentence"))
+            fmt.setToolTip(tip(f"Open {place} at this sentence"))
             if e.part:
                 cursor.insertText(f"{e.part}: ", self._muted())
             cursor.insertText(f"“{e.text}”", fmt)

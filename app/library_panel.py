@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.plain import tip as plain_tip
 from rag.types import FileReport, FileStatus, IndexProgress, IndexReport
 
 STATUS_WORDS = {
@@ -102,11 +103,11 @@ class LibraryPanel(QWidget):
         self.indexing = False
 
     def _on_reindex(self) -> None:
-        emit(self.stop_requested if self.indexing else self.reindex_requested)
+        (self.stop_requested if self.indexing else self.reindex_requested).emit()
 
     def set_folder(self, folder: Path | None) -> None:
         self.folder_label.setText(str(folder) if folder else "No folder chosen")
-        self.folder_label.setToolTip(str(folder) if folder else "")
+        self.folder_label.setToolTip(plain_tip(str(folder)) if folder else "")
         self.reindex_button.setEnabled(folder is not None)
 
     def set_indexing(self, on: bool) -> None:
@@ -143,7 +144,7 @@ class LibraryPanel(QWidget):
         self.current.setText("")
         self.summary.setText(text)
         tips = [f"{p.file}: {p.reason}" for p in report.problems][:20]
-        self.summary.setToolTip("\n".join(tips))
+        self.summary.setToolTip(plain_tip("\n".join(tips)))
 
     def show_error(self, message: str) -> None:
         self.current.setText("")
@@ -163,7 +164,7 @@ class LibraryPanel(QWidget):
             item.setData(2, Qt.ItemDataRole.DisplayRole, f.chunks)
             tip = f"{f.file}: {f.reason}" if f.reason else f.file
             for col in range(3):
-                item.setToolTip(col, tip)
+                item.setToolTip(col, plain_tip(tip))
             if f.status is FileStatus.FAILED:
                 item.setIcon(
                     1, self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)

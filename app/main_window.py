@@ -19,18 +19,19 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QTabWidget,
 )
 
 from app.chat_view import ChatView
 from app.library_panel import LibraryPanel
 from app.model_panel import ModelPanel, describe_model
+from app.plain import warn
 from app.sources_panel import SourcesPanel, source_heading
 from app.workers import Job, Workers
 from rag import paths
+from rag.engine_api import EngineAPI
 from rag.render import conversation_markdown, format_answer
-from rag.settings import Settings
+from rag.settings import LiveSettings, Settings
 from rag.types import Answer, IndexReport, Source, Turn
 
 
@@ -53,15 +54,17 @@ class MainWindow(QMainWindow):
 
     def __init__(
         self,
-        engine: Any,
-        settings: Settings,
+        engine: EngineAPI,
+        settings: LiveSettings | Settings,
         *,
         save_settings: bool = True,
         preload_model: bool = True,
     ) -> None:
         super().__init__()
         self.engine = engine
-        self.settings = settings
+        # The one owner of the live settings: saved values with this run's flags on top.
+        self.live = settings if isinstance(settings, LiveSettings) else LiveSettings(settings)
+        settings = self.live.effective
         self.save_settings = save_settings
         self.preload_model = preload_model  # load the LLM at start, so the first answer is quick
         self._pending_question: str | None = None
@@ -157,11 +160,17 @@ class MainWindow(QMainWindow):
         self.chat.question.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     # -- settings --------------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        """The settings in use (saved ones plus this run's command-line flags)."""
+        return self.live.effective
+
     def _set_settings(self, settings: Settings) -> None:
-        self.settings = settings
+        """Use ``settings`` from now on; what changed is saved (flags never are)."""
+        self.live.change(settings)
         if self.save_settings:
             try:
-                settings.save()
+                self.live.save()
             except OSError as exc:
                 self.statusBar().showMessage(f"Could not save settings: {exc}", 8000)
 
@@ -360,7 +369,7 @@ class MainWindow(QMainWindow):
         try:
             path.write_text(conversation_markdown(self.folder, self.exchanges), encoding="utf-8")
         except OSError as exc:
-            QMessageBox.warning(self, "Could not export", f"Could not write {path}: {exc}")
+            warn(self, "Could not export", f"Could not write {path}: {exc}")
             return
         self.statusBar().showMessage(f"Saved {path}", 5000)
 
@@ -420,7 +429,7 @@ class MainWindow(QMainWindow):
 
         def failed(exc: BaseException) -> None:
             self.model_panel.set_loading(False)
-            QMessageBox.warning(self, "Could not load the model", str(exc) or repr(exc))
+            warn(self, "Could not load the model", str(exc) or repr(exc))
             self.model_loaded.emit(exc)
 
         def finished() -> None:

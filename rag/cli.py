@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TextIO
 
-from rag.settings import Settings
+from rag.settings import LiveSettings, Settings
 from rag.types import FileStatus, IndexProgress, IndexReport
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOTHING = 0, 1, 2, 3
@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-OpenWindow = Callable[[Settings, Path | None, bool], int]
+# The window gets the saved settings and this run's flags apart, so it never saves a flag.
+OpenWindow = Callable[[LiveSettings, Path | None, bool], int]
 
 
 def run(argv: list[str], open_window: OpenWindow | None = None) -> int:
@@ -67,15 +68,16 @@ def run(argv: list[str], open_window: OpenWindow | None = None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:
-        settings = Settings.load().with_args(ns)
+        live = LiveSettings.from_args(Settings.load(), ns)
     except ValueError as exc:
         parser.error(str(exc))
+    settings = live.effective
     if ns.list_models:
         return _list_models(ns.json)
     if ns.search is None and ns.ask is None:
         if open_window is None:
             parser.error("give --search or --ask (the window is not available here)")
-        return open_window(settings, Path(ns.docs) if ns.docs else None, ns.smoke_test)
+        return open_window(live, Path(ns.docs) if ns.docs else None, ns.smoke_test)
     if not ns.docs:
         parser.error("--search and --ask need --docs DIR")
 

@@ -414,6 +414,16 @@ class IndexStore:
                 rows += self._conn.execute(sql + f"({','.join('?' * len(part))})", part)
         return rows
 
+    def outline(self, limit: int = 200) -> list[tuple[str, str, str]]:
+        """Distinct (file, title, heading) triples in file order, at most ``limit``."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT DISTINCT f.path, c.title, c.heading FROM chunks c "
+                "JOIN files f ON f.id = c.file_id ORDER BY f.path, c.id LIMIT ?",
+                (int(limit),),
+            ).fetchall()
+        return [(str(a), str(b or ""), str(c or "")) for a, b, c in rows]
+
     def count_chunks(self) -> int:
         with self._lock:
             return int(self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
