@@ -26,6 +26,20 @@ INDEX_SCHEMA = 1
 _HEAVY_IMPORTS = threading.Lock()
 
 
+def _note_partial_index(answer: Answer, ready: int, total: int) -> Answer:
+    """Say so when the answer was found while passages were still being embedded: search
+    by meaning had not seen every passage yet, so a better one may exist."""
+    if ready >= total:
+        return answer
+    pct = int(100 * ready / total) if total else 0
+    note = (
+        f"The meaning index is {pct}% built: passages were found by their words and by "
+        "meaning among those embedded so far; asking again when it is complete may find more."
+    )
+    answer.note = f"{answer.note} {note}".strip() if answer.note else note
+    return answer
+
+
 class FolderError(ValueError):
     """The folder to index cannot be used; the message says why in plain words."""
 
@@ -69,7 +83,9 @@ class Engine:
 
                 s = self.settings.index
                 with _HEAVY_IMPORTS:
-                    emb = Embedder(s.embedding_model, batch_size=s.batch_size)
+                    emb = Embedder(
+                        s.embedding_model, batch_size=s.batch_size, runtime=s.embedding_runtime
+                    )
                     emb.dim  # noqa: B018 - loads the model (and its imports) under the lock
                 self._embedder = emb
             return self._embedder
@@ -129,7 +145,12 @@ class Engine:
         on_progress: Callable[[int, int, IndexProgress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> IndexReport:
-        """Bring the folder's index up to date; unchanged files cost nothing."""
+        """Bring the folder's index up to date; unchanged files cost nothing.
+
+        Two phases (see :mod:`rag.ingest`): every file is read and searchable by its
+        words first, then passages are embedded while search and ask already work;
+        ``on_progress`` reports both. Either phase resumes where a stop left it.
+        """
         from rag.ingest import index_folder
 
         if folder is not None:
@@ -144,6 +165,15 @@ class Engine:
             on_progress=on_progress,
             should_stop=should_stop,
         )
+
+    def meaning_index(self) -> tuple[int, int]:
+        """(passages with a vector or none needed, all passages): how complete the dense
+        side of search is. Equal when the folder is fully indexed."""
+        store = self._store
+        if store is None:
+            return (0, 0)
+        total = store.count_chunks()
+        return (total - store.count_pending(), total)
 
     def close_folder(self) -> None:
         """Close the open folder's index (before its library is removed, say)."""
@@ -251,7 +281,7 @@ class Engine:
         embedder = self.embedder
         r = self.settings.retrieval
         with self._llm_lock:
-            return answer_question(
+            answer = answer_question(
                 question,
                 history,
                 retriever=retriever,
@@ -263,6 +293,7 @@ class Engine:
                 on_token=on_token,
                 should_stop=should_stop,
             )
+        return _note_partial_index(answer, *self.meaning_index())
 
     def _across(self, folders: Sequence[Path]) -> _Across:
         """A retriever over several folders' indexes, opened once and kept until close()."""

@@ -56,6 +56,13 @@ class IndexSettings:
         flag="chunk-overlap",
     )
     batch_size: int = option(32, "Chunks embedded per batch.", min=1, max=1024, flag="batch-size")
+    embedding_runtime: str = option(
+        "auto",
+        "How passages are embedded: 'onnx' (int8 on onnxruntime, fastest on a CPU), "
+        "'torch' (float; uses a GPU when torch sees one), or 'auto' (torch on a GPU, else onnx).",
+        choices=("auto", "onnx", "torch"),
+        flag="embedding-runtime",
+    )
 
     def __post_init__(self) -> None:
         validate(self)

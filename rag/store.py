@@ -2,9 +2,11 @@
 
 Layout of the index directory::
 
-    catalog.sqlite   files, chunks (text, offsets and the vector as float32 bytes),
-                     an FTS5 table over rag.lexical tokens per chunk and one per
-                     document (its name, title and whole text), and the index metadata
+    catalog.sqlite   files, chunks (text, offsets and the vector as float32 bytes,
+                     empty until the chunk is embedded), the chunks still waiting
+                     for a vector, an FTS5 table over rag.lexical tokens per chunk
+                     and one per document (its name, title and whole text), and the
+                     index metadata
     vectors.faiss    the FAISS index (IndexIDMap2 over IndexFlatIP, chunk ids as ids)
     vectors.json     which catalog (uid, generation) vectors.faiss reflects, and its SHA-256
 
@@ -22,6 +24,12 @@ FAISS index are shared behind one re-entrant lock, so the GUI may search from on
 worker while another indexes. Writers hold the lock only for a file's own
 transaction (embedding happens before ``replace_file``), so searches wait at most
 that long. One process at a time should write to an index.
+
+Text first: a file's chunks may be written without vectors (searchable by their
+words at once) and given vectors later, in batches across files; the ``pending``
+table lists the chunks still waiting, so the embedding resumes where it stopped
+after a restart. A chunk whose text the model cannot read (Chinese under an
+English-only model) leaves ``pending`` with no vector and is found by words alone.
 """
 
 from __future__ import annotations
@@ -89,6 +97,9 @@ CREATE VIRTUAL TABLE lex_terms USING fts5vocab(lex, 'row');
 CREATE VIRTUAL TABLE docs USING fts5(
     tokens, tokenize = "unicode61 remove_diacritics 2 tokenchars '.'");
 """
+# Added beside schema 2 without a rebuild: an index made before it simply has no
+# chunk waiting for a vector.
+_PENDING = "CREATE TABLE IF NOT EXISTS pending (chunk_id INTEGER PRIMARY KEY)"
 
 
 class IndexStoreError(RuntimeError):
@@ -142,6 +153,8 @@ class IndexStore:
         self._faiss: faiss.Index | None = None
         self._saved_generation = -1
         self._closed = False
+        with _transaction(conn):
+            conn.execute(_PENDING)
         self._load_vectors()
 
     # -- opening -------------------------------------------------------------
@@ -220,13 +233,18 @@ class IndexStore:
         size: int,
         mtime_ns: int,
         chunks: list[Chunk],
-        vectors: np.ndarray,
+        vectors: np.ndarray | None,
     ) -> list[int]:
         """Make ``chunks`` (with their ``vectors``) the only chunks of file ``rel``.
 
         One transaction: after a crash the file has either all its old chunks or
-        all its new ones. Returns the new chunk ids.
+        all its new ones. Returns the new chunk ids. With ``vectors=None`` the
+        chunks are searchable by their words at once and wait in ``pending`` for
+        :meth:`set_vectors`.
         """
+        waiting = vectors is None
+        if waiting:
+            vectors = np.zeros((len(chunks), self.dim), dtype=np.float32)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if len(chunks) and vectors.shape != (len(chunks), self.dim):
             raise ValueError(
@@ -252,10 +270,12 @@ class IndexStore:
                             chunk.text,
                             chunk.title,
                             chunk.heading,
-                            vec.tobytes(),
+                            b"" if waiting else vec.tobytes(),
                         ),
                     )
                     ids.append(cur.lastrowid)
+                    if waiting:
+                        self._conn.execute("INSERT INTO pending VALUES (?)", (cur.lastrowid,))
                     self._conn.execute(
                         "INSERT INTO lex (rowid, tokens) VALUES (?, ?)",
                         (cur.lastrowid, lexical.index_text(chunk.title, chunk.heading, chunk.text)),
@@ -264,8 +284,60 @@ class IndexStore:
                     "INSERT INTO docs (rowid, tokens) VALUES (?, ?)",
                     (file_id, lexical.index_text(_file_words(rel), *_document_text(chunks))),
                 )
-            self._faiss_update(old, np.asarray(ids, dtype=np.int64), vectors[: len(ids)])
+            if waiting:
+                ids_added, vectors_added = np.zeros(0, np.int64), vectors[:0]
+            else:
+                ids_added, vectors_added = np.asarray(ids, dtype=np.int64), vectors[: len(ids)]
+            self._faiss_update(old, ids_added, vectors_added)
         return ids
+
+    def pending_chunks(self, limit: int) -> list[StoredChunk]:
+        """Up to ``limit`` chunks still waiting for a vector, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT c.id, f.path, c.page, c.start, c.end, c.text, c.title, c.heading "
+                "FROM pending p JOIN chunks c ON c.id = p.chunk_id "
+                "JOIN files f ON f.id = c.file_id ORDER BY p.chunk_id LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [StoredChunk(*r) for r in rows]
+
+    def count_pending(self) -> int:
+        """Chunks searchable by their words that have no vector yet."""
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM pending").fetchone()[0])
+
+    def set_vectors(self, ids: list[int], vectors: np.ndarray | None) -> int:
+        """Give waiting chunks their vectors (``None``: leave them without one, found by
+        words alone), in one transaction. Chunks replaced or removed meanwhile are
+        passed over. Returns how many chunks were still waiting."""
+        if vectors is not None:
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+            if vectors.shape != (len(ids), self.dim):
+                raise ValueError(
+                    f"expected vectors of shape ({len(ids)}, {self.dim}), got {vectors.shape}"
+                )
+        done: list[int] = []
+        with self._lock:
+            with self._write():
+                for i, cid in enumerate(ids):
+                    cid = int(cid)
+                    if not self._conn.execute(
+                        "DELETE FROM pending WHERE chunk_id = ?", (cid,)
+                    ).rowcount:
+                        continue
+                    if vectors is not None:
+                        self._conn.execute(
+                            "UPDATE chunks SET vector = ? WHERE id = ?", (vectors[i].tobytes(), cid)
+                        )
+                    done.append(i)
+            if vectors is not None and done:
+                self._faiss_update(
+                    np.zeros(0, np.int64),
+                    np.asarray([int(ids[i]) for i in done], dtype=np.int64),
+                    vectors[done],
+                )
+        return len(done)
 
     def record_problem(
         self, rel: str, hash: str, size: int, mtime_ns: int, status: FileStatus | str, reason: str
@@ -392,7 +464,7 @@ class IndexStore:
                 r[5],
                 r[6],
                 r[7],
-                np.frombuffer(r[8], dtype=np.float32) if r[8] is not None else None,
+                np.frombuffer(r[8], dtype=np.float32) if r[8] else None,
             )
             for r in rows
         }
@@ -427,6 +499,15 @@ class IndexStore:
     def count_chunks(self) -> int:
         with self._lock:
             return int(self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+    def count_vectors(self) -> int:
+        """Chunks that have a vector (the rest wait in ``pending`` or are found by words)."""
+        with self._lock:
+            return int(
+                self._conn.execute(
+                    "SELECT count(*) FROM chunks WHERE length(vector) > 0"
+                ).fetchone()[0]
+            )
 
     @property
     def generation(self) -> int:
@@ -513,6 +594,11 @@ class IndexStore:
                 (rel,),
             )
             self._conn.execute(
+                "DELETE FROM pending WHERE chunk_id IN (SELECT c.id FROM chunks c JOIN files f "
+                "ON f.id = c.file_id WHERE f.path = ?)",
+                (rel,),
+            )
+            self._conn.execute(
                 "DELETE FROM chunks WHERE file_id = (SELECT id FROM files WHERE path = ?)", (rel,)
             )
         return old
@@ -551,7 +637,7 @@ class IndexStore:
     def _load_vectors(self) -> None:
         """Use vectors.faiss if it provably reflects the catalog, else rebuild it."""
         generation = self.generation
-        count = self.count_chunks()
+        count = self.count_vectors()
         index = self._read_saved_vectors(generation, count)
         if index is not None:
             self._faiss = index
@@ -589,7 +675,9 @@ class IndexStore:
 
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
         with self._lock:
-            cur = self._conn.execute("SELECT id, vector FROM chunks ORDER BY id")
+            cur = self._conn.execute(
+                "SELECT id, vector FROM chunks WHERE length(vector) > 0 ORDER BY id"
+            )
             while batch := cur.fetchmany(20_000):
                 ids = np.fromiter((r[0] for r in batch), dtype=np.int64, count=len(batch))
                 vecs = np.frombuffer(b"".join(r[1] for r in batch), dtype=np.float32)

@@ -107,6 +107,11 @@ class FakeEngine:
         assert self.folder is not None
         files = sorted(p for p in self.folder.rglob("*") if p.is_file())
         report = IndexReport(str(self.folder))
+        present = {p.relative_to(self.folder).as_posix() for p in files}
+        with self._lock:  # like the engine: files gone from the folder leave the index
+            for rel in [r for r in self._reports if r not in present]:
+                del self._reports[rel]
+                report.removed.append(rel)
         start = time.monotonic()
         chunks = 0
         for i, path in enumerate(files):

@@ -471,6 +471,36 @@ def test_emitting_many_signals_keeps_the_interpreter_intact():
     assert sys.getrefcount(True) >= before - 2
 
 
+def test_a_file_saved_into_the_open_folder_appears_in_the_library(qtbot, window, docs):
+    w = window()
+    open_and_index(qtbot, w, docs)
+    assert w.library.item_for("later.md") is None
+    with qtbot.waitSignal(w.index_finished, timeout=15_000):
+        for i in range(10):  # an editor saving the same file repeatedly: one re-index
+            (docs / "later.md").write_text(f"# Later\n\nDraft {i}.\n", encoding="utf-8")
+    qtbot.waitUntil(lambda: w.library.item_for("later.md") is not None, timeout=5_000)
+    (docs / "notes.md").unlink()
+    qtbot.waitUntil(lambda: w.library.item_for("notes.md") is None, timeout=15_000)
+
+
+def test_library_panel_shows_the_meaning_index_phase(qtbot):
+    from app.library_panel import LibraryPanel
+    from rag.types import IndexProgress
+
+    panel = LibraryPanel()
+    qtbot.addWidget(panel)
+    panel.set_indexing(True)
+    panel.show_progress(2, 46, IndexProgress("q3.pdf", 900, 4.0, eta=88.0))
+    assert "2 of 46 files read" in panel.current.text() and "q3.pdf" in panel.current.text()
+    panel.show_progress(
+        350, 1000, IndexProgress("", 23000, 40.0, "embedding", files_ready=46, eta=360.0)
+    )
+    text = panel.current.text()
+    assert "all 46 files searchable · meaning index 35%, about 6 min left" in text
+    assert "search and ask now" in text
+    assert panel.progress.text() == "meaning index 35%"
+
+
 def test_command_line_flags_apply_to_one_run_and_are_never_saved(qtbot, window, config_dir):
     from rag.cli import run
     from rag.settings import LiveSettings
