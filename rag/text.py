@@ -61,13 +61,17 @@ def stem(word: str) -> str:
 
 
 def root(word: str) -> str:
-    """A looser stem for matching an answer to a question or source ("approved",
-    "approves" and "approving" share "approv"); the lexical index keeps :func:`stem`."""
+    """A looser stem for matching an answer to a question or source ("approve",
+    "approved", "approves" and "approving" share "approv"; "die" and "died" share
+    "di"); the lexical index keeps :func:`stem`."""
     word = word.replace("’", "'").removesuffix("'s")
-    for suffix in ("ies", "es", "s", "ed", "ing"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    for suffix in ("es", "s", "ed", "ing"):
+        if len(word) >= len(suffix) + 2 and word.endswith(suffix) and not word.endswith("ss"):
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if len(word) > 2 and word.endswith("e") else word
 
 
 def cjk_share(text: str) -> float:
