@@ -306,7 +306,7 @@ def failures(rows: list[dict]) -> list[str]:
     return out
 
 
-def evidence_only(args) -> None:
+def evidence_only(args) -> int:
     """Retrieval and evidence selection without the model: is the gold in the evidence?"""
     from rag import evidence
     from rag.asking import RELATIVE_FLOOR
@@ -384,9 +384,10 @@ def main() -> None:
     ap.add_argument("--data", default="data-accuracy", help="index folder under bench/out")
     ap.add_argument(
         "--context-tokens",
-        type=int,
         default=None,
-        help="source tokens the model reads (0: whole passages; default: rag.asking's)",
+        help="source tokens the model reads (0: whole passages; default: rag.asking's); "
+        "several, comma-separated, ask each question once per budget, one after the other, "
+        "so the budgets are timed under the same load",
     )
     args = ap.parse_args()
 
@@ -397,8 +398,9 @@ def main() -> None:
     from rag import asking
     from rag.engine import Engine
 
+    budgets = [asking.CONTEXT_TOKENS]
     if args.context_tokens is not None:
-        asking.CONTEXT_TOKENS = args.context_tokens
+        budgets = [int(b) for b in str(args.context_tokens).split(",")]
     from rag.settings import ModelSettings, Settings
 
     settings = Settings(model=ModelSettings(model=args.model, ctx=args.ctx))
@@ -409,7 +411,7 @@ def main() -> None:
         info = engine.load_model()
         print(
             f"model: {info.name} ({args.model}), ctx {args.ctx}, max_tokens {args.max_tokens}, "
-            f"context tokens {asking.CONTEXT_TOKENS or 'whole passages'}",
+            f"context tokens {', '.join(str(b or 'whole passages') for b in budgets)}",
             flush=True,
         )
         for name in args.sets.split(","):
@@ -417,27 +419,33 @@ def main() -> None:
             t = time.perf_counter()
             engine.index(folder)
             print(f"{name}: index ready in {time.perf_counter() - t:.0f} s", flush=True)
-            rows = []
+            by_budget: dict[int, list[dict]] = {b: [] for b in budgets}
             for case in cases:
-                a = engine.ask(case.question, decoding=decoding)
-                rows.append(score(case, a, name))
-                r = rows[-1]
-                if args.json:  # written as it goes, so a long run stopped early still counts
-                    Path(args.json).write_text(
-                        json.dumps(all_rows + rows, ensure_ascii=False, indent=1), "utf-8"
+                for budget in budgets:
+                    asking.CONTEXT_TOKENS = budget
+                    a = engine.ask(case.question, decoding=decoding)
+                    r = score(case, a, name)
+                    r["context_tokens"] = budget
+                    by_budget[budget].append(r)
+                    all_rows.append(r)
+                    if args.json:  # written as it goes, so a run stopped early still counts
+                        Path(args.json).write_text(
+                            json.dumps(all_rows, ensure_ascii=False, indent=1), "utf-8"
+                        )
+                    mark = "n/a " if r["gold_ok"] is None else ("ok  " if r["gold_ok"] else "MISS")
+                    print(
+                        f"  {mark} {r['total']:5.1f}s ttft {r['ttft']:4.1f}s "
+                        f"{r['prompt_tokens']:4d} tok {'Q' if r['quoted'] else ' '} "
+                        f"{'R' if r['refused'] else ' '} [{budget or 'whole'}] "
+                        f"{case.question[:50]}",
+                        flush=True,
                     )
-                mark = "n/a " if r["gold_ok"] is None else ("ok  " if r["gold_ok"] else "MISS")
-                print(
-                    f"  {mark} {r['total']:5.1f}s ttft {r['ttft']:4.1f}s "
-                    f"{r['prompt_tokens']:4d} tok {'Q' if r['quoted'] else ' '} "
-                    f"{'R' if r['refused'] else ' '} {case.question[:60]}",
-                    flush=True,
-                )
-            all_rows += rows
-            report += summary(name, rows)
-            fails = failures(rows)
-            print(f"\n{name}: failures ({len(fails)}):", flush=True)
-            print("\n".join(fails[: args.failures]), flush=True)
+            for budget, rows in by_budget.items():
+                label = f"{name} (context {budget or 'whole passages'})"
+                report += summary(label, rows)
+                fails = failures(rows)
+                print(f"\n{label}: failures ({len(fails)}):", flush=True)
+                print("\n".join(fails[: args.failures]), flush=True)
     print("\n" + "\n".join(report))
     llm = sum(r["llm"] for r in all_rows)
     whole = sum(r["total"] for r in all_rows)
@@ -448,6 +456,7 @@ def main() -> None:
     print(f"peak memory: {peak_rss_mb():.0f} MiB")
     if args.json:
         Path(args.json).write_text(json.dumps(all_rows, ensure_ascii=False, indent=1), "utf-8")
+    return 0
 
 
 if __name__ == "__main__":
