@@ -366,6 +366,61 @@ def evidence_only(args) -> int:
             )
 
 
+def prompt_only(args, budgets: list[int]) -> int:
+    """No generation: the prompt the model would read for each budget, in tokens."""
+    from models.decoding import preset
+    from rag import evidence
+    from rag.asking import RELATIVE_FLOOR, _source
+    from rag.engine import Engine
+    from rag.prompts import build_prompt
+    from rag.settings import ModelSettings, Settings
+
+    settings = Settings(model=ModelSettings(model=args.model, ctx=args.ctx))
+    answer_tokens = dataclasses.replace(preset("precise"), max_tokens=args.max_tokens).max_tokens
+    with Engine(settings) as engine:
+        engine.load_model()
+        llm = engine._llm
+        r = engine.settings.retrieval
+        for name in args.sets.split(","):
+            folder, cases = SETS[name](args.n)
+            engine.index(folder)
+            tokens: dict[int, list[int]] = {b: [] for b in budgets}
+            for case in cases:
+                hits = engine.search(case.question, r.k)
+                best = max((h.score for h in hits), default=0.0)
+                hits = [h for h in hits if h.score >= max(r.relevance_floor, RELATIVE_FLOOR * best)]
+                if not hits:
+                    continue
+                ranked = [_source(i, h) for i, h in enumerate(hits, 1)]
+                selection = evidence.select(case.question, ranked, engine.embedder)
+                for b in budgets:
+                    passages = (
+                        evidence.compact_passages(selection, ranked, llm.count_tokens, b)
+                        if b
+                        else None
+                    )
+                    prompt = build_prompt(
+                        case.question,
+                        hits,
+                        (),
+                        llm=llm,
+                        answer_tokens=answer_tokens,
+                        passages=passages,
+                    )
+                    tokens[b].append(prompt.prompt_tokens)
+            print(
+                f"{name}: median prompt tokens "
+                + ", ".join(
+                    f"{b or 'whole passages'}: {statistics.median(t):.0f}"
+                    for b, t in tokens.items()
+                    if t
+                )
+                + f" ({len(tokens[budgets[0]])} questions)",
+                flush=True,
+            )
+    return 0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sets", default="xquad-en,xquad-zh,financebench,northwind")
@@ -382,6 +437,9 @@ def main() -> None:
         help="no model: score the evidence sentences Quarry picks (fast)",
     )
     ap.add_argument("--data", default="data-accuracy", help="index folder under bench/out")
+    ap.add_argument(
+        "--prompt-only", action="store_true", help="no generation: prompt tokens per budget"
+    )
     ap.add_argument(
         "--context-tokens",
         default=None,
@@ -400,6 +458,8 @@ def main() -> None:
     budgets = [asking.CONTEXT_TOKENS]
     if args.context_tokens is not None:
         budgets = [int(b) for b in str(args.context_tokens).split(",")]
+    if args.prompt_only:
+        return prompt_only(args, budgets)
     from rag.settings import ModelSettings, Settings
 
     settings = Settings(model=ModelSettings(model=args.model, ctx=args.ctx))

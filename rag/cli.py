@@ -28,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
         "every claim cited to its page.",
     )
     p.add_argument("--docs", metavar="DIR", help="Folder of documents to index and ask.")
+    p.add_argument(
+        "--library",
+        metavar="NAME",
+        help="A library by name (instead of --docs); see --list-libraries.",
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
         "--search",
@@ -43,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mode.add_argument(
         "--list-models", action="store_true", help="List the models Quarry can use and exit."
+    )
+    mode.add_argument(
+        "--list-libraries",
+        action="store_true",
+        help="List the libraries (named folders, each with its own index) and exit.",
     )
     mode.add_argument(
         "--profiles",
@@ -81,6 +91,18 @@ def run(argv: list[str], open_window: OpenWindow | None = None) -> int:
     settings = live.effective
     if ns.list_models:
         return _list_models(ns.json)
+    if ns.list_libraries:
+        return _list_libraries(ns.json)
+    if ns.library:
+        if ns.docs:
+            parser.error("give --docs DIR or --library NAME, not both")
+        from rag.libraries import Libraries, LibraryError
+
+        try:
+            ns.docs = Libraries().get(ns.library).folder
+        except LibraryError as exc:
+            print(f"quarry: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     if ns.search is None and ns.ask is None and not ns.profiles:
         if open_window is None:
             parser.error("give --search or --ask (the window is not available here)")
@@ -183,6 +205,22 @@ def _ask(engine, arg: str, as_json: bool) -> int:
             if stream:
                 print("\n")
             print(format_answer(answer))
+    return EXIT_OK
+
+
+def _list_libraries(as_json: bool) -> int:
+    from dataclasses import asdict
+
+    from rag.libraries import Libraries
+
+    libraries = Libraries().all()
+    if as_json:
+        print(json.dumps([asdict(lib) for lib in libraries], ensure_ascii=False))
+        return EXIT_OK
+    if not libraries:
+        print("No libraries yet: open a folder with --docs DIR in the window to add one.")
+    for lib in libraries:
+        print(f"{lib.name}\n    {lib.folder}\n    {lib.state()}")
     return EXIT_OK
 
 

@@ -54,7 +54,6 @@ class Engine:
         self._chunker = None
         self._llm = None
         self.rebuild_reason: str = ""  # why the saved index was discarded, if it was
-        self._others: dict[Path, tuple] = {}  # other folders' (store, retriever), asked across
         self._lock = threading.RLock()  # guards opening/closing the parts below
         self._llm_lock = threading.Lock()  # one generation at a time
 
@@ -66,7 +65,6 @@ class Engine:
             self.settings = settings
             if settings.index != old.index:
                 self._close_index()
-                self._close_others()
                 self._embedder = None
                 self._chunker = None
             if settings.model != old.model and self._llm is not None:
@@ -132,7 +130,6 @@ class Engine:
             if self.folder == folder and self._store is not None:
                 return
             self._close_index()
-            self._close_others(folder)  # opened for asking across; may be behind
             from rag.retrieve import Retriever
             from rag.store import IndexStore
 
@@ -227,6 +224,8 @@ class Engine:
         return "".join(p.text for p in doc.pages)
 
     def absolute_path(self, file: str) -> Path:
+        if Path(file).is_absolute():  # a source found by asking across several folders
+            return Path(file)
         if self.folder is None:
             raise FolderError("No folder is open.")
         return self.folder / file
@@ -283,62 +282,61 @@ class Engine:
         should_stop: Callable[[], bool] | None = None,
         folders: Sequence[Path] | None = None,
     ) -> Answer:
-        """Answer from the open folder, or from every folder in ``folders`` at once (their
-        sources then name files by absolute path, which ``absolute_path`` accepts)."""
+        """Answer from the open folder, or from the folders in ``folders`` (a folder that is
+        not the open one is opened for this question and closed after it). With one
+        folder, sources name files relative to it; with several, by absolute path
+        (which ``absolute_path`` accepts)."""
         from rag.asking import answer_question
 
-        retriever = self._retriever if folders is None else self._across(folders)
+        across = self._across(folders) if folders is not None else None
+        retriever = across if across is not None else self._retriever
         if retriever is None:
             raise FolderError("No folder is open.")
-        if self._llm is None:
-            self.load_model()
-        # Taken before the LLM lock: update_settings holds the engine lock while it waits
-        # for the LLM lock, so asking for the embedder under the LLM lock could deadlock.
-        embedder = self.embedder
-        r = self.settings.retrieval
-        with self._llm_lock:
-            answer = answer_question(
-                question,
-                history,
-                retriever=retriever,
-                llm=self._llm,
-                embedder=embedder,
-                k=r.k,
-                relevance_floor=r.relevance_floor,
-                decoding=decoding or self.settings.decoding,
-                on_token=on_token,
-                should_stop=should_stop,
-            )
+        try:
+            if self._llm is None:
+                self.load_model()
+            # Taken before the LLM lock: update_settings holds the engine lock while it waits
+            # for the LLM lock, so asking for the embedder under the LLM lock could deadlock.
+            embedder = self.embedder
+            r = self.settings.retrieval
+            with self._llm_lock:
+                answer = answer_question(
+                    question,
+                    history,
+                    retriever=retriever,
+                    llm=self._llm,
+                    embedder=embedder,
+                    k=r.k,
+                    relevance_floor=r.relevance_floor,
+                    decoding=decoding or self.settings.decoding,
+                    on_token=on_token,
+                    should_stop=should_stop,
+                )
+        finally:
+            if across is not None:
+                across.close()
         return _note_partial_index(answer, *self.meaning_index())
 
     def _across(self, folders: Sequence[Path]) -> _Across:
-        """A retriever over several folders' indexes, opened once and kept until close()."""
         from rag.retrieve import Retriever
         from rag.store import IndexStore
 
-        parts = []
-        with self._lock:
-            for folder in folders:
-                folder = Path(folder).resolve()
-                if folder == self.folder and self._retriever is not None:
-                    parts.append((folder, self._retriever))
-                    continue
-                if folder not in self._others:
-                    if not folder.is_dir():
-                        continue
-                    store = IndexStore.open(paths.index_dir_for(folder), self._index_meta())
-                    self._others[folder] = (store, Retriever(store, self.embedder))
-                parts.append((folder, self._others[folder][1]))
+        parts: list[tuple[Path, object, object]] = []  # folder, retriever, store to close
+        try:
+            with self._lock:
+                for folder in folders:
+                    folder = Path(folder).resolve()
+                    if folder == self.folder and self._retriever is not None:
+                        parts.append((folder, self._retriever, None))
+                    elif folder.is_dir():
+                        store = IndexStore.open(paths.index_dir_for(folder), self._index_meta())
+                        parts.append((folder, Retriever(store, self.embedder), store))
+        except BaseException:
+            _Across(parts).close()
+            raise
         if not parts:
             raise FolderError("None of the libraries' folders can be opened.")
         return _Across(parts)
-
-    def _close_others(self, folder: Path | None = None) -> None:
-        for key in [folder] if folder is not None else list(self._others):
-            pair = self._others.pop(key, None)
-            if pair is not None:
-                pair[1].close()
-                pair[0].close()
 
     # -- lifetime ------------------------------------------------------------------
     def _close_index(self) -> None:
@@ -353,7 +351,6 @@ class Engine:
     def close(self) -> None:
         with self._lock:
             self._close_index()
-            self._close_others()
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None
@@ -366,26 +363,32 @@ class Engine:
 
 
 class _Across:
-    """Several folders' retrievers searched as one: hits merged by score, each naming its
-    file by absolute path and carrying an id unique across the folders."""
+    """Several folders' retrievers searched as one: hits merged by score. With more than
+    one folder each hit names its file by absolute path, and ids stay unique."""
 
     ID_STRIDE = 1 << 40
 
-    def __init__(self, parts: list[tuple[Path, object]]) -> None:
+    def __init__(self, parts: list[tuple[Path, object, object]]) -> None:
         self.parts = parts
 
     def search(self, question: str, k: int, relevance_floor: float | None = None) -> list[Hit]:
         import dataclasses
 
+        several = len(self.parts) > 1
         hits: list[Hit] = []
-        for n, (folder, retriever) in enumerate(self.parts):
+        for n, (folder, retriever, _store) in enumerate(self.parts):
             for h in retriever.search(question, k=k, relevance_floor=relevance_floor):
-                hits.append(
-                    dataclasses.replace(
-                        h,
-                        file=str(folder / h.file),
-                        chunk_id=n * self.ID_STRIDE + h.chunk_id,
+                if several:
+                    h = dataclasses.replace(
+                        h, file=str(folder / h.file), chunk_id=n * self.ID_STRIDE + h.chunk_id
                     )
-                )
+                hits.append(h)
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:k]
+
+    def close(self) -> None:
+        """Close what was opened for this question (never the engine's own index)."""
+        for _folder, retriever, store in self.parts:
+            if store is not None:
+                retriever.close()
+                store.close()

@@ -75,7 +75,13 @@ class IndexSettings:
 
 @dataclass(frozen=True)
 class RetrievalSettings:
-    k: int = option(5, "How many passages to return or give the model.", min=1, max=100)
+    k: int = option(
+        5,
+        "How many passages to return or give the model.",
+        min=1,
+        max=100,
+        label="Passages per question (k)",
+    )
     relevance_floor: float = option(
         0.3,
         "Passages scoring below this are treated as not relevant.",
@@ -119,6 +125,12 @@ class UiSettings:
     geometry: str = option("", "Window geometry (Qt, base64).", cli=False)
     state: str = option("", "Window layout (Qt, base64).", cli=False)
     preset: str = option("precise", "Decoding preset last chosen.", cli=False)
+    theme: str = option(
+        "system",
+        "Colours: follow the system's light or dark setting, or always light or dark.",
+        choices=("system", "light", "dark"),
+        cli=False,
+    )
 
 
 @dataclass(frozen=True)

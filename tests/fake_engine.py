@@ -94,6 +94,9 @@ class FakeEngine:
         folder = Path(folder)
         if not folder.is_dir():
             raise ValueError(f"The folder {folder} does not exist.")
+        if self.folder != folder.resolve():
+            with self._lock:
+                self._reports = {}  # files() lists the open folder's files, as the engine's does
         self.folder = folder.resolve()
 
     def index(
@@ -166,16 +169,29 @@ class FakeEngine:
         ][: k or 5]
 
     # -- answers -------------------------------------------------------------------
-    def _sources(self) -> list[Source]:
+    def _sources(self, folders: Sequence[Path] | None = None) -> list[Source]:
+        """The scripted passages; asked across several folders, each found in the first
+        folder that has its file and named by absolute path, as the engine does."""
         out = []
+        several = folders is not None and len(folders) > 1
         for n, p in enumerate(self.passages, 1):
-            text = self.source_text(p.file, p.page)
+            file = p.file
+            if several:
+                homes = [Path(f) / p.file for f in folders if (Path(f) / p.file).is_file()]
+                if not homes:
+                    continue
+                file = str(homes[0])
+            elif folders:
+                file = str(Path(folders[0]) / p.file)
+            text = self.source_text(file, p.page)
             start = text.index(p.phrase)
+            if folders and not several:
+                file = p.file
             out.append(
                 Source(
                     n,
                     n,
-                    p.file,
+                    file,
                     p.page,
                     start,
                     start + len(p.phrase),
@@ -197,7 +213,7 @@ class FakeEngine:
     ) -> Answer:
         self.asked.append((question, tuple(history)))
         self.asked_folders = list(folders) if folders is not None else None
-        if self.folder is None:
+        if self.folder is None and not folders:
             raise ValueError("No folder is open.")
         if "weather" in question.lower():
             return Answer(
@@ -207,7 +223,7 @@ class FakeEngine:
                 refused=True,
                 note="Nothing in the documents was relevant enough to answer from.",
             )
-        sources = self._sources()
+        sources = self._sources(folders)
         script = self.script or (
             "Travel is capped at 2,000 dollars per trip [1]. "
             "Hotels are booked through the portal [2]. The <b>CEO</b> likes tea."
@@ -307,6 +323,8 @@ class FakeEngine:
         return path.read_text(encoding="utf-8")
 
     def absolute_path(self, file: str) -> Path:
+        if Path(file).is_absolute():
+            return Path(file)
         assert self.folder is not None
         return self.folder / file
 

@@ -24,33 +24,10 @@ from models.decoding import DecodingParams
 from models.options import options
 from rag.settings import Settings
 from rag.types import Answer
+from tests.conftest import GUI_PDF_PASSAGE as PDF_PASSAGE
 from tests.fake_engine import FakeEngine, Passage
 
 pytestmark = pytest.mark.gui
-
-PDF_PASSAGE = "Travel is capped at 2,000 dollars per trip."
-NOTES = (
-    "Hotel rules.\n<script>alert('owned')</script> <b>bold</b>\n"
-    "hotels are booked through the portal\n"
-)
-
-
-@pytest.fixture
-def docs(tmp_path: Path) -> Path:
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen import canvas
-
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    pdf = canvas.Canvas(str(folder / "policy.pdf"), pagesize=A4)
-    for page, line in enumerate(["Welcome to Northwind.", PDF_PASSAGE, "Appendix."], 1):
-        pdf.drawString(72, 700, f"Page {page}")
-        pdf.drawString(72, 500, line)
-        pdf.showPage()
-    pdf.save()
-    (folder / "notes.md").write_text(NOTES, encoding="utf-8")
-    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
-    return folder
 
 
 def make_engine(**kw) -> FakeEngine:
@@ -59,24 +36,6 @@ def make_engine(**kw) -> FakeEngine:
         Passage("notes.md", None, "hotels are booked through the portal"),
     ]
     return FakeEngine(passages=passages, **kw)
-
-
-@pytest.fixture
-def window(qtbot, config_dir):
-    made: list[MainWindow] = []
-
-    def make(
-        engine: FakeEngine | None = None, settings: Settings | None = None, preload: bool = False
-    ) -> MainWindow:
-        w = MainWindow(engine or make_engine(), settings or Settings.load(), preload_model=preload)
-        qtbot.addWidget(w)
-        w.show()
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.close()
 
 
 def open_and_index(qtbot, w: MainWindow, folder: Path) -> None:
