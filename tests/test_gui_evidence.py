@@ -18,10 +18,9 @@ from app.chat_view import evidence_url
 from rag.render import conversation_markdown, format_answer
 from rag.types import Answer, AnswerSentence, Evidence, Source, Support
 from tests.fake_engine import FakeEngine
-from tests.test_gui import anchor_position, ask, docs, make_engine, open_and_index, point_of, window
+from tests.test_gui import anchor_position, ask, make_engine, open_and_index, point_of
 
 pytestmark = pytest.mark.gui
-__all__ = ["docs", "window"]  # fixtures used here
 
 SENTENCE = "Travel is capped at 2,000 dollars per trip."
 
