@@ -28,8 +28,8 @@ SENTENCE = "Travel is capped at 2,000 dollars per trip."
 class EvidenceEngine(FakeEngine):
     """The scripted engine, with the evidence sentence the real one would quote."""
 
-    def ask(self, question, history=(), decoding=None, on_token=None, should_stop=None):
-        answer = super().ask(question, history, decoding, on_token, should_stop)
+    def ask(self, question, *args, **kwargs):
+        answer = super().ask(question, *args, **kwargs)
         first = answer.sources[0]
         page_text = self.source_text(first.file, first.page)
         start = page_text.index(SENTENCE)
