@@ -44,6 +44,7 @@ from rag.text import (
     number_values,
     only_citations,
     root,
+    sentence_spans,
     strip_citations,
 )
 from rag.types import Evidence, Source
@@ -60,56 +61,6 @@ COPY_SHARE = 0.7  # an answer holding this share of one passage is a copy of it
 PART_COVERAGE = 0.5  # an answer sentence holding this share of a part's words answers it
 QUESTION_NUMBER_WEIGHT = 0.5  # numbers in a question are often conditions the source states
 # as a range ("a trip of EUR 12,000" / "trips above EUR 10,000"): they weigh less
-
-# -- sentences of a passage -----------------------------------------------------------
-_SENTENCE_END = re.compile(
-    r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9\u3400-\u9fff])|(?<=[。！？；])[”’」』）]*\s*"
-    r"|\n\s*\n\s*|\n(?=\s*(?:[-*•·]|\d{1,2}[.)、])\s)"
-)
-_ABBREV = re.compile(
-    r"(?:\b(?:e\.g|i\.e|etc|vs|no|nos|p|pp|vol|fig|mr|mrs|ms|dr|prof|inc|corp|co|ltd|st|jr|sr"
-    r"|approx|dept|u\.s|u\.k)|\b[A-Z])\.$",
-    re.IGNORECASE,
-)
-MIN_SENTENCE_CHARS = 8
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of a passage, English and Chinese, exact slices.
-
-    Table rows and list lines become sentences of their own; a period after a
-    known abbreviation or an initial does not end one.
-    """
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for m in _SENTENCE_END.finditer(text):
-        if (
-            m.start() > 0
-            and _ABBREV.search(text[max(0, m.start() - 8) : m.start()])
-            and text[m.start() - 1] == "."
-        ):
-            continue
-        _add(text, spans, start, m.start())
-        start = m.end()
-    _add(text, spans, start, len(text))
-    # Very short pieces ("1.", a lone heading word) join the sentence after them.
-    merged: list[tuple[int, int]] = []
-    for a, b in spans:
-        if merged and merged[-1][1] - merged[-1][0] < MIN_SENTENCE_CHARS:
-            merged[-1] = (merged[-1][0], b)
-        else:
-            merged.append((a, b))
-    return merged
-
-
-def _add(text: str, spans: list[tuple[int, int]], a: int, b: int) -> None:
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
-    if a < b:
-        spans.append((a, b))
-
 
 # -- the question ----------------------------------------------------------------------
 _QUESTION_WORDS_ZH = (

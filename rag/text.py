@@ -142,3 +142,53 @@ def _joins_words(m: re.Match) -> bool:
 def only_citations(text: str) -> bool:
     """True for an answer that is nothing but citation marks and punctuation ("[1] [2].")."""
     return bool(CITATION.search(text)) and not re.search(r"\w", strip_citations(text))
+
+
+# -- sentences of a passage ---------------------------------------------------------
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9\u3400-\u9fff])|(?<=[。！？；])[”’」』）]*\s*"
+    r"|\n\s*\n\s*|\n(?=\s*(?:[-*•·]|\d{1,2}[.)、])\s)"
+)
+_ABBREV = re.compile(
+    r"(?:\b(?:e\.g|i\.e|etc|vs|no|nos|p|pp|vol|fig|mr|mrs|ms|dr|prof|inc|corp|co|ltd|st|jr|sr"
+    r"|approx|dept|u\.s|u\.k)|\b[A-Z])\.$",
+    re.IGNORECASE,
+)
+MIN_SENTENCE_CHARS = 8
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of a passage, English and Chinese, exact slices.
+
+    Table rows and list lines become sentences of their own; a period after a
+    known abbreviation or an initial does not end one.
+    """
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        if (
+            m.start() > 0
+            and _ABBREV.search(text[max(0, m.start() - 8) : m.start()])
+            and text[m.start() - 1] == "."
+        ):
+            continue
+        _add(text, spans, start, m.start())
+        start = m.end()
+    _add(text, spans, start, len(text))
+    # Very short pieces ("1.", a lone heading word) join the sentence after them.
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:
+        if merged and merged[-1][1] - merged[-1][0] < MIN_SENTENCE_CHARS:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _add(text: str, spans: list[tuple[int, int]], a: int, b: int) -> None:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    if a < b:
+        spans.append((a, b))
