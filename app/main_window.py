@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
             settings.model.gpu_layers,
             paths.models_dir(),
             self,
+            llm_url=settings.model.llm_url,
         )
         left = QSplitter(Qt.Orientation.Vertical, self)
         for part in (self.library_list, self.history, self.library):
@@ -167,6 +168,7 @@ class MainWindow(QMainWindow):
         self.sources.source_chosen.connect(self.show_source)
         self.model_panel.load_requested.connect(self.load_model)
         self.model_panel.gpu_layers_changed.connect(self._on_gpu_layers)
+        self.model_panel.server_url_changed.connect(self._on_server_url)
         self.model_panel.decoding.changed.connect(self._on_decoding)
 
         self._shortcut("Ctrl+Return", self.chat.submit)
@@ -363,6 +365,15 @@ class MainWindow(QMainWindow):
         self._set_settings(
             replace(self.settings, model=replace(self.settings.model, gpu_layers=layers))
         )
+
+    def _on_server_url(self, url: str) -> None:
+        """Switch between a model server and this computer: list that side's models and load
+        its default (a model named on one side means nothing on the other)."""
+        model = replace(self.settings.model, llm_url=url, model="default")
+        self._set_settings(replace(self.settings, model=model))
+        self._models_listed = False
+        self._list_models()
+        self.load_model("default")
 
     # -- libraries ---------------------------------------------------------------------
     def choose_folder(self) -> None:
@@ -827,14 +838,32 @@ class MainWindow(QMainWindow):
         self.sources.viewer.title.setText(source_heading(source))
         self.sources.viewer.note.setText("Opening…")
 
-        def work(_job: Job):
-            return engine.source_text(str(path), source.page)
+        # The answering sentence the core quoted for this source, when it chose one;
+        # else the passage sentence that shares most words with the citing claims.
+        quoted = next(
+            (
+                (e.start, e.end)
+                for e in getattr(answer, "evidence", None) or []
+                if e.source == source.number and e.page == source.page
+            ),
+            None,
+        )
 
-        def done(text: str) -> None:
+        def work(_job: Job):
+            text = engine.source_text(str(path), source.page)
             passage = text[source.start : source.end]
             span = supporting_span(passage, claims) if claims else None
             focus = (source.start + span[0], source.start + span[1]) if span else None
-            self.sources.show_passage(source, path, text, focus)
+            if quoted and 0 <= quoted[0] < quoted[1] <= len(text):
+                focus = quoted
+            # Pages read by OCR have no text layer to find the passage in: their boxes.
+            boxes = engine.passage_boxes(str(path), source.page, source.start, source.end)
+            strong = engine.passage_boxes(str(path), source.page, *focus) if focus else []
+            return text, focus, boxes, strong
+
+        def done(result) -> None:
+            text, focus, boxes, strong = result
+            self.sources.show_passage(source, path, text, focus, boxes, strong)
             self.passage_shown.emit(source)
 
         def failed(exc: BaseException) -> None:

@@ -172,7 +172,8 @@ def _evidence_first(question: str, model_text: str, sentences: Sequence[AnswerSe
 
 def _source(number: int, h: Hit) -> Source:
     return Source(number=number, chunk_id=h.chunk_id, file=h.file, page=h.page, start=h.start,
-                  end=h.end, text=h.text, score=h.score, title=h.title)
+                  end=h.end, text=h.text, score=h.score, title=h.title, ocr=h.ocr,
+                  ocr_confidence=h.ocr_confidence)
 
 
 def retrieval_query(question: str, history: Sequence[Turn]) -> str:

