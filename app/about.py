@@ -14,25 +14,12 @@ from importlib import metadata
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
+from models.bundled import credits
 from rag import paths
 from rag.settings import Settings
 
-BUNDLED_MODELS = (
-    # name, what it does, licence, where it comes from
-    (
-        "Qwen2.5-Coder-0.5B-Instruct (Q4_K_M)",
-        "default language model",
-        "Apache-2.0",
-        "Qwen team, Alibaba Cloud",
-    ),
-    ("SmolLM2-135M-Instruct (Q4_1)", "small, fast language model", "Apache-2.0", "Hugging Face"),
-    (
-        "all-MiniLM-L6-v2",
-        "embedding model (search by meaning)",
-        "Apache-2.0",
-        "sentence-transformers",
-    ),
-)
+# name, what it does, licence, where it comes from: the models' own table (models/bundled.py).
+BUNDLED_MODELS = tuple((c.name, c.role, c.licence, c.upstream) for c in credits())
 LIBRARIES = (
     ("PySide6", "Qt for Python: the window"),
     ("llama_cpp_python", "llama.cpp: runs the language model"),
