@@ -2,7 +2,7 @@
 
 Versions and licences of libraries are read from the installed packages' own
 metadata (nothing is imported to find them), so the dialog stays right after an
-upgrade. The bundled models' licences are those their publishers give.
+upgrade. The bundled models and their licences come from ``models.bundled``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from models.bundled import credits
 from rag import paths
 from rag.settings import Settings
 
-# name, what it does, licence, where it comes from: the models' own table (models/bundled.py).
-BUNDLED_MODELS = tuple((c.name, c.role, c.licence, c.upstream) for c in credits())
 LIBRARIES = (
     ("PySide6", "Qt for Python: the window"),
     ("llama_cpp_python", "llama.cpp: runs the language model"),
@@ -70,8 +68,8 @@ def about_text() -> str:
         "",
         "Bundled models",
     ]
-    for name, role, licence, source in BUNDLED_MODELS:
-        lines.append(f"  {name}: {role}; {licence}; {source}")
+    for c in credits():
+        lines.append(f"  {c.name} ({c.licence}, from {c.upstream}): {c.role}")
     lines += ["", "Libraries"]
     for name, role in LIBRARIES:
         lines.append(f"  {name} {package_version(name)}: {role}; licence {package_licence(name)}")

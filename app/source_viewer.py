@@ -3,17 +3,29 @@
 PDF pages are rendered with QtPdf and the passage is painted over them: its
 characters are found in PDFium's own page text (whitespace may differ from the
 text the index holds, so the match ignores it) and ``getSelectionAtIndex``
-gives their outlines. Other documents are shown as plain text, never as HTML,
-with the passage selected and scrolled into view.
+gives their outlines. Pages and images read by OCR have no text to find: the
+core hands their boxes over (``boxes``, in page points or image pixels) and
+they are painted the same way. Other documents are shown as plain text, never
+as HTML, with the passage selected and scrolled into view.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, QUrl
-from PySide6.QtGui import QColor, QDesktopServices, QImage, QPainter, QPalette, QPixmap, QTextCursor
+from PySide6.QtGui import (
+    QColor,
+    QDesktopServices,
+    QImage,
+    QImageReader,
+    QPainter,
+    QPalette,
+    QPixmap,
+    QTextCursor,
+)
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -75,14 +87,33 @@ class PdfPage(QLabel):
     ) -> tuple[QRectF, QRectF]:
         """Render ``page`` at ``width`` pixels with the passage (``rects``) lightly and the
         supporting sentence (``strong``) strongly marked; returns both boxes in pixels."""
-        self.highlight_rects = rects
         points = doc.pagePointSize(page)
         if points.width() <= 0:
             return QRectF(), QRectF()
         ratio = self.devicePixelRatioF()
         scale = width / points.width()
         size = QSize(int(width * ratio), int(points.height() * scale * ratio))
-        rendered: QImage = doc.render(page, size)
+        return self._paint(doc.render(page, size), scale, rects, strong)
+
+    def render_image(
+        self, picture: QImage, width: int, rects: list[QRectF], strong: list[QRectF] = ()
+    ) -> tuple[QRectF, QRectF]:
+        """An image (a photographed or scanned page) at ``width``; rects in its pixels."""
+        if picture.width() <= 0:
+            return QRectF(), QRectF()
+        ratio = self.devicePixelRatioF()
+        scale = width / picture.width()
+        size = QSize(int(width * ratio), int(picture.height() * scale * ratio))
+        scaled = picture.scaled(
+            size, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation
+        )
+        return self._paint(scaled, scale, rects, strong)
+
+    def _paint(
+        self, rendered: QImage, scale: float, rects: list[QRectF], strong: Sequence[QRectF]
+    ) -> tuple[QRectF, QRectF]:
+        self.highlight_rects = rects
+        ratio = self.devicePixelRatioF()
         # PDF pages are paper: transparent parts show white, whatever the theme.
         image = QImage(rendered.size(), QImage.Format.Format_ARGB32_Premultiplied)
         image.fill(Qt.GlobalColor.white)
@@ -177,6 +208,7 @@ class SourceViewer(QWidget):
         self.sentence_rects: list[QRectF] = []
         self.highlight_box = QRectF()  # the passage, in pixels of the rendered page
         self.sentence_box = QRectF()  # the supporting sentence
+        self.image: QImage | None = None  # the page image shown, for image files
         self.selection: tuple[int, int] | None = None  # in the text view
         self.focus: tuple[int, int] | None = None  # the supporting sentence, in the text view
         self.zoom = 1.0  # times "fit to width"
@@ -195,6 +227,7 @@ class SourceViewer(QWidget):
 
     def clear(self) -> None:
         self.path = None
+        self.image = None
         self.title.setText("Click a citation [n] to see its passage here.")
         self.note.setText("")
         self.text.clear()
@@ -211,33 +244,57 @@ class SourceViewer(QWidget):
         end: int,
         heading: str,
         focus: tuple[int, int] | None = None,
+        boxes: Sequence[Sequence[float]] = (),
+        focus_boxes: Sequence[Sequence[float]] = (),
+        note: str = "",
     ) -> None:
         """Open ``path`` at ``page`` (1-based) with text[start:end] marked lightly and
-        ``focus`` (the supporting sentence, offsets into ``text``) marked strongly."""
+        ``focus`` (the supporting sentence, offsets into ``text``) marked strongly.
+
+        ``boxes`` and ``focus_boxes`` (x0, y0, x1, y1) mark the same on a page image
+        read by OCR; ``note`` says so ("Read by OCR, 93% sure")."""
         self.path = Path(path)
         self.title.setText(heading)
         self.open_button.setEnabled(self.path.exists())
         self.note.setText("")
         self.selection = None
         self.focus = None
+        self.image = None
         passage = text[start:end]
         sentence = text[focus[0] : focus[1]] if focus else ""
-        if self.path.suffix.lower() == ".pdf" and self._show_pdf(page or 1, passage, sentence):
+        rects, strong = _rects(boxes), _rects(focus_boxes)
+        if self.path.suffix.lower() == ".pdf" and self._show_pdf(
+            page or 1, passage, sentence, rects, strong, note
+        ):
+            return
+        if QImageReader(str(self.path)).canRead() and self._show_image(
+            page or 1, rects, strong, note
+        ):
             return
         self._show_text(text, start, end, focus)
+        if note:
+            self.note.setText(f"{self.note.text()} {note}".strip())
 
     # -- PDF -----------------------------------------------------------------------
-    def _show_pdf(self, page: int, passage: str, sentence: str = "") -> bool:
+    def _show_pdf(
+        self,
+        page: int,
+        passage: str,
+        sentence: str = "",
+        rects: Sequence[QRectF] = (),
+        strong: Sequence[QRectF] = (),
+        note: str = "",
+    ) -> bool:
         self.pdf.close()
         if self.pdf.load(str(self.path)) != QPdfDocument.Error.None_:
             self.note.setText("The PDF could not be displayed; showing its text instead.")
             return False
         index = min(max(page - 1, 0), self.pdf.pageCount() - 1)
         self.passage_page = index
-        self.passage_rects = []
-        self.sentence_rects = []
-        page_text = self.pdf.getAllText(index).text()
-        where = locate(page_text, passage)
+        self.passage_rects = list(rects)
+        self.sentence_rects = list(strong)
+        page_text = "" if rects else self.pdf.getAllText(index).text()
+        where = locate(page_text, passage) if page_text else None
         if where:
             self.passage_rects = self._outline(index, *where)
             found = locate(page_text[where[0] : where[1]], sentence) if sentence else None
@@ -246,6 +303,7 @@ class SourceViewer(QWidget):
         self.note.setText(
             f"Page {page} of {self.pdf.pageCount()}"
             + ("" if self.passage_rects else " (the passage could not be marked on this page)")
+            + (f" · {note}" if note else "")
         )
         self.stack.setCurrentWidget(self.page_scroll)
         self._set_pdf_controls(True)
@@ -256,20 +314,54 @@ class SourceViewer(QWidget):
         selection = self.pdf.getSelectionAtIndex(page, start, end - start)
         return [poly.boundingRect() for poly in selection.bounds()]
 
+    # -- images ----------------------------------------------------------------------
+    def _show_image(
+        self, page: int, rects: Sequence[QRectF], strong: Sequence[QRectF], note: str = ""
+    ) -> bool:
+        """A photographed or scanned page (one frame of a multi-page TIFF) with its boxes."""
+        reader = QImageReader(str(self.path))
+        reader.setAutoTransform(True)  # EXIF orientation, as the OCR saw it
+        if page > 1:
+            reader.jumpToImage(page - 1)
+        picture = reader.read()
+        if picture.isNull():
+            self.note.setText("The image could not be displayed; showing its text instead.")
+            return False
+        self.image = picture
+        self.passage_page = 0
+        self.passage_rects = list(rects)
+        self.sentence_rects = list(strong)
+        self.note.setText(
+            ("" if rects else "The passage could not be marked on this image.")
+            + (f" {note}" if note else "")
+        )
+        self.stack.setCurrentWidget(self.page_scroll)
+        self._set_pdf_controls(False)
+        self.go_to_page(0)
+        return True
+
     def go_to_page(self, index: int, scroll: bool = True) -> None:
-        if self.pdf.pageCount() == 0:
-            return
-        index = min(max(index, 0), self.pdf.pageCount() - 1)
-        self.page = index
-        self.prev_button.setEnabled(index > 0)
-        self.next_button.setEnabled(index < self.pdf.pageCount() - 1)
         width = int(max(self.page_scroll.viewport().width() - 2, 200) * self.zoom)
+        if self.image is not None:
+            self.page = index = 0
+        elif self.pdf.pageCount() == 0:
+            return
+        else:
+            index = min(max(index, 0), self.pdf.pageCount() - 1)
+            self.page = index
+            self.prev_button.setEnabled(index > 0)
+            self.next_button.setEnabled(index < self.pdf.pageCount() - 1)
         here = index == self.passage_page
         rects = self.passage_rects if here else []
         strong = self.sentence_rects if here else []
-        self.highlight_box, self.sentence_box = self.page_view.render(
-            self.pdf, index, width, rects, strong
-        )
+        if self.image is not None:
+            self.highlight_box, self.sentence_box = self.page_view.render_image(
+                self.image, width, rects, strong
+            )
+        else:
+            self.highlight_box, self.sentence_box = self.page_view.render(
+                self.pdf, index, width, rects, strong
+            )
         if not scroll:
             return
         if rects:
@@ -373,3 +465,7 @@ class SourceViewer(QWidget):
     def open_externally(self) -> None:
         if self.path is not None:
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.path)))
+
+
+def _rects(boxes: Sequence[Sequence[float]]) -> list[QRectF]:
+    return [QRectF(x0, y0, x1 - x0, y1 - y0) for x0, y0, x1, y1 in boxes]

@@ -15,7 +15,15 @@ from rag.types import Answer, Source
 
 def source_heading(source: Source) -> str:
     where = f", page {source.page}" if source.page else ""
-    return f"[{source.number}] {source.file}{where}"
+    mark = f" · {ocr_mark(source)}" if source.ocr else ""
+    return f"[{source.number}] {source.file}{where}{mark}"
+
+
+def ocr_mark(source: Source) -> str:
+    """'read by OCR, 93% sure' (and 'low' below the recogniser's threshold): scans can err."""
+    from rag.ocr import describe
+
+    return describe(source.ocr_confidence) if source.ocr else ""
 
 
 class SourcesPanel(QWidget):
@@ -100,8 +108,25 @@ class SourcesPanel(QWidget):
                 self.source_chosen.emit(s)
 
     def show_passage(
-        self, source: Source, path: Path, text: str, focus: tuple[int, int] | None = None
+        self,
+        source: Source,
+        path: Path,
+        text: str,
+        focus: tuple[int, int] | None = None,
+        boxes=(),
+        focus_boxes=(),
     ) -> None:
+        """``boxes``/``focus_boxes``: the passage and sentence on a page image read by OCR."""
+        mark = ocr_mark(source)
         self.viewer.show_passage(
-            path, source.page, text, source.start, source.end, source_heading(source), focus
+            path,
+            source.page,
+            text,
+            source.start,
+            source.end,
+            source_heading(source),
+            focus,
+            boxes=boxes,
+            focus_boxes=focus_boxes,
+            note=mark[:1].upper() + mark[1:],
         )

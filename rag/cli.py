@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TextIO
 
+from rag.ocr import describe
 from rag.progress import format_duration, status_line
 from rag.settings import LiveSettings, Settings
 from rag.types import FileStatus, IndexProgress, IndexReport
@@ -164,7 +165,8 @@ def _search(engine, arg: str, k: int, as_json: bool) -> int:
             print("No passages found.")
         for i, h in enumerate(hits, 1):
             where = h.file + (f", p. {h.page}" if h.page else "")
-            print(f"[{i}] {where}  (score {h.score:.2f})")
+            ocr = f", {describe(h.ocr_confidence)}" if h.ocr else ""
+            print(f"[{i}] {where}  (score {h.score:.2f}{ocr})")
             print("    " + " ".join(h.text.split())[:400])
     return EXIT_OK
 
@@ -264,7 +266,7 @@ class ProgressBar:
         now = time.monotonic()
         if (
             now - self._last < (0.1 if self.tty else 5.0)
-            and d.stage in ("indexing", "embedding")
+            and d.stage in ("indexing", "ocr", "embedding")
             and done != total
         ):
             return

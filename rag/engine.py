@@ -53,6 +53,7 @@ class Engine:
         self._embedder = None
         self._chunker = None
         self._llm = None
+        self._ocr_cache = None
         self.rebuild_reason: str = ""  # why the saved index was discarded, if it was
         self._lock = threading.RLock()  # guards opening/closing the parts below
         self._llm_lock = threading.Lock()  # one generation at a time
@@ -164,7 +165,73 @@ class Engine:
             self._get_chunker(),
             on_progress=on_progress,
             should_stop=should_stop,
+            load_options=self._load_options(),
         )
+
+    # -- OCR ---------------------------------------------------------------------
+    @property
+    def ocr_cache(self):
+        """What OCR read, by content hash: shared by every folder, so a file is read once."""
+        with self._lock:
+            if self._ocr_cache is None:
+                from rag.ocr import OcrCache
+
+                self._ocr_cache = OcrCache(paths.data_dir() / "ocr-cache.sqlite")
+            return self._ocr_cache
+
+    def _load_options(self):
+        from rag.loaders import LoadOptions
+
+        return LoadOptions(ocr=self.settings.index.ocr, cache=self.ocr_cache)
+
+    def _ocr_page(self, file: str, page: int | None):
+        """The OCR result behind ``file``'s ``page``, or None where the text had a text layer.
+
+        ``file`` is relative to the open folder, or absolute (sources asked across
+        libraries, and the window, name files so); the content hash comes from the
+        open index, or from the file itself when another library holds it.
+        """
+        path, store, digest = Path(file), self._store, ""
+        if store is not None and self.folder is not None:
+            inside = not path.is_absolute() or path.is_relative_to(self.folder)
+            if inside:
+                rel = path.relative_to(self.folder).as_posix() if path.is_absolute() else file
+                rec = store.file_record(rel)
+                digest = rec.hash if rec is not None else ""
+        if not digest and path.is_absolute() and path.is_file():
+            from rag.scan import content_hash  # a file of another library: hash it
+
+            try:
+                digest = content_hash(path)
+            except OSError:
+                return None
+        return self.ocr_cache.get(digest, page or 1) if digest else None
+
+    def _mark_ocr(self, items: list) -> list:
+        """Hits or sources with ``ocr`` and the recogniser's confidence where OCR read them."""
+        import dataclasses
+
+        pages: dict[tuple[str, int | None], object] = {}
+        out = []
+        for item in items:
+            key = (item.file, item.page)
+            if key not in pages:
+                pages[key] = self._ocr_page(item.file, item.page)
+            ocr = pages[key]
+            if ocr is not None:
+                conf = ocr.confidence(item.start, item.end)  # type: ignore[attr-defined]
+                item = dataclasses.replace(item, ocr=True, ocr_confidence=conf)
+            out.append(item)
+        return out
+
+    def passage_boxes(
+        self, file: str, page: int | None, start: int, end: int
+    ) -> list[tuple[float, float, float, float]]:
+        """Boxes (x0, y0, x1, y1; PDF points or image pixels, from the top left) around
+        text[start:end] of an OCR'd page, for highlighting on the page image; [] where
+        the page has a text layer (the viewer finds those passages itself)."""
+        ocr = self._ocr_page(file, page)
+        return ocr.boxes(start, end) if ocr is not None else []
 
     def meaning_index(self) -> tuple[int, int]:
         """(passages with a vector or none needed, all passages): how complete the dense
@@ -206,16 +273,27 @@ class Engine:
             return {}
         return self._store.profiles()
 
-    def search(self, question: str, k: int | None = None) -> list[Hit]:
+    def search(
+        self, question: str, k: int | None = None, folders: Sequence[Path] | None = None
+    ) -> list[Hit]:
+        """The best passages of the open folder, or of every folder in ``folders`` (named as
+        in ``ask``: relative to the one folder, or by absolute path across several)."""
+        k = k or self.settings.retrieval.k
+        if folders is not None:
+            across = self._across(folders)
+            try:
+                return self._mark_ocr(across.search(question, k))
+            finally:
+                across.close()
         if self._retriever is None:
             raise FolderError("No folder is open.")
-        return self._retriever.search(question, k or self.settings.retrieval.k)
+        return self._mark_ocr(self._retriever.search(question, k))
 
     def source_text(self, file: str, page: int | None) -> str:
         """The text that a Source's start/end offsets index into (for highlighting)."""
         from rag.loaders import load
 
-        doc = load(self.absolute_path(file))
+        doc = load(self.absolute_path(file), self._load_options())
         if page is not None:
             for p in doc.pages:
                 if p.number == page:
@@ -307,6 +385,7 @@ class Engine:
                     on_token=on_token,
                     should_stop=should_stop,
                 )
+            answer.sources = self._mark_ocr(answer.sources)
         finally:
             if across is not None:
                 across.close()
@@ -349,6 +428,8 @@ class Engine:
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None
+            if self._ocr_cache is not None:
+                self._ocr_cache.close()
 
     def __enter__(self) -> Engine:
         return self

@@ -63,6 +63,11 @@ class IndexSettings:
         choices=("auto", "onnx", "torch"),
         flag="embedding-runtime",
     )
+    ocr: bool = option(
+        True,
+        "Read scanned PDF pages and images (PNG, JPEG, TIFF, BMP, WebP) with OCR, "
+        "offline; --no-ocr skips them.",
+    )
 
     def __post_init__(self) -> None:
         validate(self)
