@@ -59,9 +59,6 @@ DOC_CANDIDATES = 10
 PROFILE_WEIGHT = 2.0
 FOCUS_SHARE = 0.75  # of the best prior, for a document to be searched on its own
 FOCUS_MAX = 6  # more fitting documents than this: the question is too broad to focus
-# A page's other matching passages add to each of its passages (see page_scores).
-PAGE_WEIGHT = float(__import__("os").environ.get("QUARRY_PAGE_WEIGHT", "0.5"))
-PAGE_PASSAGES = 4  # the best passage itself plus up to three more of the same page
 MIXED_SPACES_WEIGHT = 1.0  # see _candidates: folders with multilingual vectors
 MIN_DENSE_WEIGHT = 0.05  # the dense list still breaks ties for a question the model cannot read
 DUPLICATE_JACCARD = 0.9  # token-set similarity above which two passages say the same thing
@@ -215,13 +212,11 @@ class Retriever:
         total = sum(weights.values())
         doc_bonus = document_bonus(documents)
         prior = prior or {}
-        pages = page_scores(rows, rrf)
         out = []
         for row in rows:
             tokens = frozenset(token_text.get(row.id, "").split())
             covered = sum(w for t, w in weights.items() if t in tokens) / total if total else 0.0
             fused = rrf[row.id] + doc_bonus.get(row.file, 0.0)
-            fused += PAGE_WEIGHT * pages.get((row.file, row.page), 0.0)
             fused += PROFILE_WEIGHT / (RRF_K + 1) * prior.get(row.file, 0.0)
             c = _Candidate(row, fused, cosine.get(row.id, 0.0), lex_rank.get(row.id), tokens)
             c.ml_cosine = ml_cosine.get(row.id)
@@ -239,25 +234,6 @@ class Retriever:
         n = max(self.store.count_chunks(), 1)
         df = self.store.term_document_counts(tokens)
         return {t: math.log(1.0 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in tokens}
-
-
-def page_scores(rows: list[StoredChunk], rrf: dict[int, float]) -> dict[tuple, float]:
-    """Each page's evidence: the fused scores of its best few passages added up.
-
-    A financial statement is a page of short rows whose heading ("Consolidated
-    Statements of Cash Flows") names what a question asks for; several of its passages
-    match a little, none very much. Adding them up lets the page compete with a
-    single passage elsewhere that repeats the question's words.
-    """
-    per_page: dict[tuple, list[float]] = {}
-    for row in rows:
-        if row.page is not None:
-            per_page.setdefault((row.file, row.page), []).append(rrf[row.id])
-    return {
-        key: sum(sorted(scores, reverse=True)[1:PAGE_PASSAGES])
-        for key, scores in per_page.items()
-        if len(scores) > 1
-    }
 
 
 def _focus(prior: dict[str, float], n_files: int) -> tuple[str, ...]:
