@@ -28,13 +28,17 @@ def run(
     """
     from PySide6.QtWidgets import QApplication
 
+    from app import theme
     from app.main_window import MainWindow
 
+    theme.prepare_hidpi()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Quarry")
     app.setApplicationDisplayName("Quarry")
     live = settings if isinstance(settings, LiveSettings) else LiveSettings(settings)
     settings = live.effective
+    theme.apply(settings.ui.theme)
+    theme.follow_system(lambda: live.effective.ui.theme)
     own_engine = engine is None
     if engine is None:
         from rag.engine import Engine
@@ -42,8 +46,8 @@ def run(
         engine = Engine(settings)
     window = MainWindow(engine, live, save_settings=not smoke_test)
     window.show()
-    if folder is None and settings.ui.folder and Path(settings.ui.folder).is_dir():
-        folder = Path(settings.ui.folder)
+    if folder is None:
+        folder = last_library(window.libraries, settings.ui.folder)
     if smoke_test and folder is None:
         print("smoke test: no folder given (--docs DIR)", file=sys.stderr)
         return 2
@@ -60,6 +64,16 @@ def run(
         if own_engine:
             engine.close()
     return status["code"] or code
+
+
+def last_library(libraries: Any, last_folder: str) -> Path | None:
+    """The folder to show at start: the last one shown if it is still a library (or, the
+    first time libraries exist, the folder an older Quarry remembered), else the first."""
+    known = libraries.all()
+    last = Path(last_folder) if last_folder else None
+    if last is not None and last.is_dir() and (not known or libraries.find_folder(last)):
+        return last
+    return known[0].path if known else None
 
 
 def _wire_smoke_test(app: Any, window: Any, status: dict[str, int]) -> None:
