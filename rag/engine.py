@@ -273,10 +273,21 @@ class Engine:
             return {}
         return self._store.profiles()
 
-    def search(self, question: str, k: int | None = None) -> list[Hit]:
+    def search(
+        self, question: str, k: int | None = None, folders: Sequence[Path] | None = None
+    ) -> list[Hit]:
+        """The best passages of the open folder, or of every folder in ``folders`` (named as
+        in ``ask``: relative to the one folder, or by absolute path across several)."""
+        k = k or self.settings.retrieval.k
+        if folders is not None:
+            across = self._across(folders)
+            try:
+                return self._mark_ocr(across.search(question, k))
+            finally:
+                across.close()
         if self._retriever is None:
             raise FolderError("No folder is open.")
-        return self._mark_ocr(self._retriever.search(question, k or self.settings.retrieval.k))
+        return self._mark_ocr(self._retriever.search(question, k))
 
     def source_text(self, file: str, page: int | None) -> str:
         """The text that a Source's start/end offsets index into (for highlighting)."""
