@@ -385,6 +385,7 @@ def prompt_only(args, budgets: list[int]) -> int:
             folder, cases = SETS[name](args.n)
             engine.index(folder)
             tokens: dict[int, list[int]] = {b: [] for b in budgets}
+            golds: dict[int, list[bool]] = {b: [] for b in budgets}
             for case in cases:
                 hits = engine.search(case.question, r.k)
                 best = max((h.score for h in hits), default=0.0)
@@ -408,6 +409,8 @@ def prompt_only(args, budgets: list[int]) -> int:
                         passages=passages,
                     )
                     tokens[b].append(prompt.prompt_tokens)
+                    if case.gold and name != "financebench":
+                        golds[b].append(holds(prompt.messages[-1]["content"], case.gold))
             print(
                 f"{name}: median prompt tokens "
                 + ", ".join(
@@ -415,7 +418,10 @@ def prompt_only(args, budgets: list[int]) -> int:
                     for b, t in tokens.items()
                     if t
                 )
-                + f" ({len(tokens[budgets[0]])} questions)",
+                + f" ({len(tokens[budgets[0]])} questions); gold in the prompt "
+                + ", ".join(
+                    f"{b or 'whole passages'}: {sum(g)}/{len(g)}" for b, g in golds.items() if g
+                ),
                 flush=True,
             )
     return 0
