@@ -119,6 +119,7 @@ _FAILURE_NOTES = {
     "citations": "The model's reply was only citation marks",
     "refusal": "The model said the documents do not answer, but a source does",
     "copy": "The model copied a whole passage",
+    "unsupported": "The sources do not back the model's answer",
 }
 
 

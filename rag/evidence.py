@@ -385,7 +385,9 @@ def failure(model_text: str, sentences, sources: Sequence[Source], strong: bool)
     """Why the model's reply is not an answer to show, or "" when it is one.
 
     "empty", "citations" (only citation marks), "refusal" (says the documents do
-    not answer, while strong evidence exists) or "copy" (a whole passage copied).
+    not answer, while strong evidence exists), "copy" (a whole passage copied) or
+    "unsupported" (no claim of it is backed by the sources, while strong evidence
+    exists: a changed figure, or a sentence that answers something else).
     """
     text = model_text.strip()
     if not text:
@@ -398,6 +400,15 @@ def failure(model_text: str, sentences, sources: Sequence[Source], strong: bool)
         return "refusal"
     if is_copy(text, sources):
         return "copy"
+    from rag.types import Support
+
+    claims = [s for s in sentences if is_claim(s.text)]
+    if (
+        strong
+        and claims
+        and all(s.support in (Support.UNSUPPORTED, Support.UNCITED) for s in claims)
+    ):
+        return "unsupported"
     return ""
 
 

@@ -227,6 +227,15 @@ def test_a_copied_passage_is_replaced_by_the_answering_sentence():
     assert "Every trip needs approval" not in answer.text
 
 
+def test_an_answer_the_sources_do_not_back_gives_way_to_the_evidence():
+    llm = FakeLLM()
+    llm.enqueue("The per diem for international travel is EUR 5.50.")  # SmolLM2's answer
+    answer = ask(llm, "What is the per diem for international travel?", HITS)
+    assert answer.quoted and "do not back the model's answer" in answer.note
+    assert "EUR 75 per day for international travel" in answer.text
+    assert answer.model_text == "The per diem for international travel is EUR 5.50."
+
+
 def test_an_answer_is_kept_and_its_evidence_quoted_under_it():
     llm = FakeLLM()
     llm.enqueue("International travel has a per diem of EUR 75 per day [1].")
