@@ -91,6 +91,15 @@ def test_two_libraries_listed_switched_asked_across_and_one_removed(
         w.open_citation(0, 1)
     assert SENTENCE in w.sources.viewer.highlighted_text()
 
+    # File → Libraries lists them too, and switches.
+    w._fill_libraries_menu()
+    entries = [a.text() for a in w.libraries_menu.actions() if a.isCheckable()]
+    assert entries == ["Policies", "Handbook", "All libraries"]
+    [handbook] = [a for a in w.libraries_menu.actions() if a.text() == "Handbook"]
+    handbook.trigger()
+    assert w.library_name == "Handbook"
+    qtbot.waitUntil(lambda: not w.workers.busy("index"), timeout=10_000)
+
     # Renaming keeps the library's conversations (they belong to its folder).
     w.library_list.list.setCurrentItem(w.library_list.item("Policies"))
     before = w.history.ids()
