@@ -387,12 +387,14 @@ def test_switching_to_dark_redraws_the_transcript_in_dark_colours(qtbot, window,
     ask(qtbot, w, "What is the travel cap?")
     try:
         w.set_theme("dark")
-        qtbot.wait(50)
         link = w.palette().color(QPalette.ColorRole.Link)
-        pos = anchor_position(w, cite_url(0, 1))
-        cursor = w.chat.transcript.textCursor()
-        cursor.setPosition(pos + 1)
-        assert cursor.charFormat().foreground().color() == link
+
+        def cite_colour():
+            cursor = w.chat.transcript.textCursor()
+            cursor.setPosition(anchor_position(w, cite_url(0, 1)) + 1)
+            return cursor.charFormat().foreground().color()
+
+        qtbot.waitUntil(lambda: cite_colour() == link, timeout=5000)
         assert w.chat.transcript.toPlainText().count("You: What is the travel cap?") == 1
     finally:
         w.set_theme("light")
