@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rag import paths
 from rag.settings import Settings
-from rag.types import Answer, FileReport, Hit, IndexProgress, IndexReport, Turn
+from rag.types import Answer, FileReport, FileStatus, Hit, IndexProgress, IndexReport, Turn
 
 INDEX_SCHEMA = 1
 
@@ -100,7 +100,11 @@ class Engine:
         }
 
     def open_folder(self, folder: Path) -> None:
-        """Open the saved index of ``folder`` (creating an empty one); does not index."""
+        """Open the saved index of ``folder`` (creating an empty one); does not index.
+
+        Raises FolderError for a folder that cannot be used and
+        rag.store.IndexStoreError (one sentence) for an index that cannot be opened.
+        """
         folder = Path(folder).expanduser()
         if not folder.exists():
             raise FolderError(f"The folder {folder} does not exist.")
@@ -111,14 +115,29 @@ class Engine:
             if self.folder == folder and self._store is not None:
                 return
             self._close_index()
-            from rag.retrieve import Retriever
-            from rag.store import IndexStore
+            self._open_index(folder)
 
-            store = IndexStore.open(paths.index_dir_for(folder), self._index_meta())
-            self.rebuild_reason = store.rebuild_reason
-            self._store = store
-            self._retriever = Retriever(store, self.embedder)
-            self.folder = folder
+    def _open_index(self, folder: Path, rebuild: str = "") -> None:
+        from rag.retrieve import Retriever
+        from rag.store import IndexStore
+
+        store = IndexStore.open(
+            paths.index_dir_for(folder),
+            self._index_meta(),
+            vector_index=self.settings.index.vector_index,
+            rebuild=bool(rebuild),
+        )
+        self.rebuild_reason = rebuild or store.rebuild_reason
+        self._store = store
+        self._retriever = Retriever(store, self.embedder)
+        self.folder = folder
+
+    def _rebuild_damaged(self, exc: Exception) -> None:
+        """Start the open folder's index afresh after damage was found in it."""
+        with self._lock:
+            folder = self.folder
+            self._close_index()
+            self._open_index(folder, rebuild=f"the index was damaged ({exc})")
 
     def index(
         self,
@@ -126,21 +145,52 @@ class Engine:
         on_progress: Callable[[int, int, IndexProgress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> IndexReport:
-        """Bring the folder's index up to date; unchanged files cost nothing."""
-        from rag.ingest import index_folder
+        """Bring the folder's index up to date; unchanged files cost nothing.
+
+        One process updates an index at a time: while another does, this one waits
+        (progress stage "waiting"). A read-only index is left as it is and the report's
+        ``note`` says so. Damage found while indexing rebuilds the index once.
+        """
+        from rag.store import IndexDamagedError, IndexReadOnlyError
 
         if folder is not None:
             self.open_folder(folder)
         if self.folder is None:
             raise FolderError("No folder is open.")
-        return index_folder(
-            self.folder,
-            self._store,
-            self.embedder,
-            self._get_chunker(),
-            on_progress=on_progress,
-            should_stop=should_stop,
-        )
+        try:
+            return self._index_once(on_progress, should_stop)
+        except IndexReadOnlyError as exc:
+            files = [
+                FileReport(r.path, FileStatus.UNCHANGED, r.reason, r.chunks)
+                if r.status is FileStatus.INDEXED
+                else FileReport(r.path, r.status, r.reason, r.chunks)
+                for r in self._store.all_files()
+            ]
+            return IndexReport(folder=str(self.folder), files=files, note=str(exc))
+        except IndexDamagedError as exc:
+            self._rebuild_damaged(exc)
+            return self._index_once(on_progress, should_stop)
+
+    def _index_once(self, on_progress, should_stop) -> IndexReport:
+        from rag.ingest import index_folder
+
+        store = self._store
+
+        def waiting() -> None:
+            if on_progress is not None:
+                on_progress(0, 0, IndexProgress("", 0, 0.0, "waiting"))
+
+        with store.writing(on_wait=waiting, should_stop=should_stop) as got:
+            if not got:
+                return IndexReport(folder=str(self.folder), cancelled=True)
+            return index_folder(
+                self.folder,
+                store,
+                self.embedder,
+                self._get_chunker(),
+                on_progress=on_progress,
+                should_stop=should_stop,
+            )
 
     def files(self) -> list[FileReport]:
         """Every file the open folder's index knows about, with its status."""
@@ -149,9 +199,18 @@ class Engine:
         return [FileReport(r.path, r.status, r.reason, r.chunks) for r in self._store.all_files()]
 
     def search(self, question: str, k: int | None = None) -> list[Hit]:
+        """The best passages for ``question``. Damage found in the index empties it (so the
+        next ``index`` rebuilds it) and raises rag.store.IndexDamagedError: never a loop
+        of the same failure."""
+        from rag.store import IndexDamagedError
+
         if self._retriever is None:
             raise FolderError("No folder is open.")
-        return self._retriever.search(question, k or self.settings.retrieval.k)
+        try:
+            return self._retriever.search(question, k or self.settings.retrieval.k)
+        except IndexDamagedError as exc:
+            self._rebuild_damaged(exc)
+            raise
 
     def source_text(self, file: str, page: int | None) -> str:
         """The text that a Source's start/end offsets index into (for highlighting)."""
@@ -166,9 +225,13 @@ class Engine:
         return "".join(p.text for p in doc.pages)
 
     def absolute_path(self, file: str) -> Path:
+        """The file on disk for a ``file`` as the index shows it (names that are not UTF-8
+        are shown with ``\\xNN`` escapes; this turns them back)."""
+        from rag.scan import fs_name
+
         if self.folder is None:
             raise FolderError("No folder is open.")
-        return self.folder / file
+        return self.folder / fs_name(file)
 
     # -- answers -------------------------------------------------------------------
     @property
@@ -222,6 +285,7 @@ class Engine:
         should_stop: Callable[[], bool] | None = None,
     ) -> Answer:
         from rag.asking import answer_question
+        from rag.store import IndexDamagedError
 
         retriever = self._retriever
         if retriever is None:
@@ -232,19 +296,23 @@ class Engine:
         # for the LLM lock, so asking for the embedder under the LLM lock could deadlock.
         embedder = self.embedder
         r = self.settings.retrieval
-        with self._llm_lock:
-            return answer_question(
-                question,
-                history,
-                retriever=retriever,
-                llm=self._llm,
-                embedder=embedder,
-                k=r.k,
-                relevance_floor=r.relevance_floor,
-                decoding=decoding or self.settings.decoding,
-                on_token=on_token,
-                should_stop=should_stop,
-            )
+        try:
+            with self._llm_lock:
+                return answer_question(
+                    question,
+                    history,
+                    retriever=retriever,
+                    llm=self._llm,
+                    embedder=embedder,
+                    k=r.k,
+                    relevance_floor=r.relevance_floor,
+                    decoding=decoding or self.settings.decoding,
+                    on_token=on_token,
+                    should_stop=should_stop,
+                )
+        except IndexDamagedError as exc:
+            self._rebuild_damaged(exc)
+            raise
 
     # -- lifetime ------------------------------------------------------------------
     def _close_index(self) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.errors import os_reason
 from rag.loaders import LoadError, NoTextError, load
 from rag.scan import content_hash, file_fingerprint, scan_folder
 from rag.types import Chunk, FileReport, FileStatus, IndexProgress, IndexReport
@@ -164,7 +165,7 @@ def _prepare(path: Path, rel: str, store, chunker) -> _Work:
     try:
         size, mtime_ns = file_fingerprint(path)
     except OSError as exc:
-        return outcome(FileStatus.FAILED, _os_reason(exc))
+        return outcome(FileStatus.FAILED, os_reason(exc))
     rec = store.file_record(rel)
     if rec is not None and rec.size == size and rec.mtime_ns == mtime_ns and rec.hash:
         digest = rec.hash
@@ -172,7 +173,7 @@ def _prepare(path: Path, rel: str, store, chunker) -> _Work:
     try:
         digest = content_hash(path)
     except OSError as exc:
-        return outcome(FileStatus.FAILED, _os_reason(exc))
+        return outcome(FileStatus.FAILED, os_reason(exc))
     if rec is not None and rec.hash == digest:
         return outcome(FileStatus.UNCHANGED, rec.reason, rec.chunks, touch_only=True)
     try:
@@ -211,13 +212,3 @@ def _store_one(item: _Work, store, embedder, should_stop: StopFn) -> FileReport 
     vectors = np.concatenate(parts) if len(parts) > 1 else parts[0]
     store.replace_file(item.rel, item.digest, item.size, item.mtime_ns, chunks, vectors)
     return FileReport(item.rel, FileStatus.INDEXED, "", len(chunks))
-
-
-def _os_reason(exc: OSError) -> str:
-    import errno
-
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return "permission denied"
-    if exc.errno == errno.ELOOP:
-        return "symbolic link loop"
-    return exc.strerror or str(exc)

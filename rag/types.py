@@ -105,6 +105,7 @@ class IndexReport:
     removed: list[str] = field(default_factory=list)
     cancelled: bool = False
     seconds: float = 0.0
+    note: str = ""  # why the index was not updated (read-only), in one sentence
 
     def count(self, status: FileStatus) -> int:
         return sum(1 for f in self.files if f.status is status)
