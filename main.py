@@ -22,6 +22,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _open_window(settings, folder, smoke_test: bool) -> int:
+    from app import qt_check
+
+    # Qt aborts with a message that names no package when a system library is missing;
+    # say which packages to install instead, before Qt is loaded.
+    problem = qt_check.check()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     from app import run as run_window
 
     return run_window(settings, folder, smoke_test=smoke_test)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rag.settings import Settings
+from rag.settings import LiveSettings, Settings
 
 # Answered by the sample folder (examples/northwind), so the smoke test runs the model too.
 SMOKE_QUESTION = "What is the per diem for international travel?"
@@ -14,7 +14,11 @@ SMOKE_TIMEOUT_MS = 20 * 60 * 1000
 
 
 def run(
-    settings: Settings, folder: Path | None, *, engine: Any = None, smoke_test: bool = False
+    settings: LiveSettings | Settings,
+    folder: Path | None,
+    *,
+    engine: Any = None,
+    smoke_test: bool = False,
 ) -> int:
     """Open the window (on ``folder``, indexing it at once) and return the exit status.
 
@@ -29,12 +33,14 @@ def run(
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Quarry")
     app.setApplicationDisplayName("Quarry")
+    live = settings if isinstance(settings, LiveSettings) else LiveSettings(settings)
+    settings = live.effective
     own_engine = engine is None
     if engine is None:
         from rag.engine import Engine
 
         engine = Engine(settings)
-    window = MainWindow(engine, settings, save_settings=not smoke_test)
+    window = MainWindow(engine, live, save_settings=not smoke_test)
     window.show()
     if folder is None and settings.ui.folder and Path(settings.ui.folder).is_dir():
         folder = Path(settings.ui.folder)

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.plain import tip
 from rag.types import Answer, Support
 
 CITE_SCHEME = "quarry"
@@ -156,6 +157,7 @@ class ChatView(QWidget):
         ask_row.addLayout(buttons)
         tools = QHBoxLayout()
         self.hint = QLabel("", self)
+        self.hint.setTextFormat(Qt.TextFormat.PlainText)
         self.hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         tools.addWidget(self.hint, 1)
         tools.addWidget(self.copy_button)
@@ -277,7 +279,9 @@ class ChatView(QWidget):
     def _write_refusal(self, cursor: QTextCursor, answer: Answer) -> None:
         fmt = self._muted()
         fmt.setFontItalic(True)
-        fmt.setToolTip(answer.note or "Nothing in your documents was relevant enough to answer.")
+        fmt.setToolTip(
+            tip(answer.note or "Nothing in your documents was relevant enough to answer.")
+        )
         cursor.insertText("Not found in your documents. ", fmt)
         if answer.text:
             cursor.insertText(answer.text, fmt)
@@ -291,11 +295,13 @@ class ChatView(QWidget):
         if checked:
             fmt.setFontItalic(True)
         fmt.setToolTip(
-            f"Source {n}: {title}"
-            + (
-                " (attributed by Quarry's support check; the model did not cite it)"
-                if checked
-                else ""
+            tip(
+                f"Source {n}: {title}"
+                + (
+                    " (attributed by Quarry's support check; the model did not cite it)"
+                    if checked
+                    else ""
+                )
             )
         )
         return fmt
@@ -312,7 +318,7 @@ class ChatView(QWidget):
             else:
                 fmt = self._muted()
                 fmt.setFontStrikeOut(True)
-                fmt.setToolTip(f"The model cited source {n}, which does not exist.")
+                fmt.setToolTip(tip(f"The model cited source {n}, which does not exist."))
                 cursor.insertText(f"[{n}]", fmt)
 
     def _write_answer(self, cursor: QTextCursor, answer: Answer, index: int) -> None:
@@ -330,10 +336,10 @@ class ChatView(QWidget):
             if s.support is not Support.SUPPORTED:
                 fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
                 fmt.setUnderlineColor(_WEAK if s.support is Support.WEAK else _UNSUPPORTED)
-                tip = _MARK_TIPS[s.support]
-                fmt.setToolTip(f"{tip}: {s.evidence}" if s.evidence else tip)
+                why = _MARK_TIPS[s.support]
+                fmt.setToolTip(tip(f"{why}: {s.evidence}" if s.evidence else why))
             elif s.evidence:
-                fmt.setToolTip(s.evidence)
+                fmt.setToolTip(tip(s.evidence))
             # Citations go before the sentence's closing punctuation: "… per trip [1]."
             stop = len(body.rstrip(".!?。！？;；:"))
             cursor.insertText(body[:stop], fmt)

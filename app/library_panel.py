@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.plain import tip as plain_tip
+from rag.progress import format_duration, status_line
 from rag.types import FileReport, FileStatus, IndexProgress, IndexReport
 
 STATUS_WORDS = {
@@ -27,25 +29,6 @@ STATUS_WORDS = {
     FileStatus.SKIPPED: "skipped",
     FileStatus.FAILED: "failed",
 }
-
-
-def duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
-def progress_line(done: int, total: int, detail: IndexProgress | None) -> str:
-    """'12 of 46 files · 1,204 chunks · about 2 min left' (ETA once a file is done)."""
-    parts = [f"{done} of {total} files"]
-    if detail is not None:
-        parts.append(f"{detail.chunks:,} chunks")
-        if 0 < done < total and detail.elapsed > 0:
-            parts.append(f"about {duration(detail.elapsed / done * (total - done))} left")
-    return " · ".join(parts)
 
 
 class LibraryPanel(QWidget):
@@ -102,11 +85,11 @@ class LibraryPanel(QWidget):
         self.indexing = False
 
     def _on_reindex(self) -> None:
-        emit(self.stop_requested if self.indexing else self.reindex_requested)
+        (self.stop_requested if self.indexing else self.reindex_requested).emit()
 
     def set_folder(self, folder: Path | None) -> None:
         self.folder_label.setText(str(folder) if folder else "No folder chosen")
-        self.folder_label.setToolTip(str(folder) if folder else "")
+        self.folder_label.setToolTip(plain_tip(str(folder)) if folder else "")
         self.reindex_button.setEnabled(folder is not None)
 
     def set_indexing(self, on: bool) -> None:
@@ -119,14 +102,15 @@ class LibraryPanel(QWidget):
             self.summary.setText("")
 
     def show_progress(self, done: int, total: int, detail: IndexProgress | None) -> None:
+        embedding = detail is not None and detail.stage == "embedding"
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
-        self.progress.setFormat(f"{done} / {total}")
-        line = progress_line(done, total, detail)
+        self.progress.setFormat("meaning index %p%" if embedding else f"{done} / {total} files")
+        line = status_line(done, total, detail)
         if detail is not None and detail.file:
             line += f"\nNow: {detail.file}"
-        elif detail is not None and detail.stage not in ("indexing", "done"):
-            line += f"\n{detail.stage.capitalize()}…"
+        elif embedding:
+            line += "\nYou can search and ask now; answers improve as this completes."
         self.current.setText(line)
 
     def show_report(self, report: IndexReport) -> None:
@@ -137,13 +121,15 @@ class LibraryPanel(QWidget):
         text = f"{head}: {ready} file{'s' if ready != 1 else ''} ready"
         if report.chunks_added:
             text += f" ({report.chunks_added:,} new chunks)"
-        text += f" in {duration(report.seconds)}."
+        text += f" in {format_duration(report.seconds)}."
+        if report.pending:
+            text += f" {report.pending:,} passages wait for the meaning index."
         if failed or skipped:
             text += f" {failed} failed, {skipped} skipped: hover over a file for the reason."
         self.current.setText("")
         self.summary.setText(text)
         tips = [f"{p.file}: {p.reason}" for p in report.problems][:20]
-        self.summary.setToolTip("\n".join(tips))
+        self.summary.setToolTip(plain_tip("\n".join(tips)))
 
     def show_error(self, message: str) -> None:
         self.current.setText("")
@@ -163,7 +149,7 @@ class LibraryPanel(QWidget):
             item.setData(2, Qt.ItemDataRole.DisplayRole, f.chunks)
             tip = f"{f.file}: {f.reason}" if f.reason else f.file
             for col in range(3):
-                item.setToolTip(col, tip)
+                item.setToolTip(col, plain_tip(tip))
             if f.status is FileStatus.FAILED:
                 item.setIcon(
                     1, self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)

@@ -20,17 +20,18 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QTabWidget,
 )
 
 from app.chat_view import ChatView
 from app.library_panel import LibraryPanel
 from app.model_panel import ModelPanel, describe_model
+from app.plain import warn
 from app.sources_panel import SourcesPanel, source_heading
 from app.workers import Job, Workers
 from rag import paths
-from rag.settings import Settings
+from rag.engine_api import EngineAPI
+from rag.settings import LiveSettings, Settings
 from rag.types import Answer, IndexReport, Source, Turn
 
 
@@ -94,18 +95,21 @@ class MainWindow(QMainWindow):
     answer_finished = Signal(object)  # Answer (or the exception's message, a str)
     model_loaded = Signal(object)  # ModelInfo, or the exception
     passage_shown = Signal(object)  # Source
+    folder_changed = Signal()  # files in the open folder were added, changed or removed
 
     def __init__(
         self,
-        engine: Any,
-        settings: Settings,
+        engine: EngineAPI,
+        settings: LiveSettings | Settings,
         *,
         save_settings: bool = True,
         preload_model: bool = True,
     ) -> None:
         super().__init__()
         self.engine = engine
-        self.settings = settings
+        # The one owner of the live settings: saved values with this run's flags on top.
+        self.live = settings if isinstance(settings, LiveSettings) else LiveSettings(settings)
+        settings = self.live.effective
         self.save_settings = save_settings
         self.preload_model = preload_model  # load the LLM at start, so the first answer is quick
         self._pending_question: str | None = None
@@ -115,6 +119,8 @@ class MainWindow(QMainWindow):
         self.answers: list[Answer] = []
         self._ask_job: Job | None = None
         self._index_job: Job | None = None
+        self._watcher = None  # rag.sync.FolderWatcher of the open folder
+        self._reindex_after = False  # the folder changed while indexing: go again when done
         self.setWindowTitle("Quarry")
 
         self.chat = ChatView(self)
@@ -155,6 +161,7 @@ class MainWindow(QMainWindow):
         self.library.choose_folder_requested.connect(self.choose_folder)
         self.library.reindex_requested.connect(self.start_index)
         self.library.stop_requested.connect(lambda: self.workers.stop("index"))
+        self.folder_changed.connect(self._on_folder_changed)
         self.sources.source_chosen.connect(self.show_source)
         self.model_panel.load_requested.connect(self.load_model)
         self.model_panel.gpu_layers_changed.connect(self._on_gpu_layers)
@@ -200,11 +207,17 @@ class MainWindow(QMainWindow):
         self.chat.question.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     # -- settings --------------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        """The settings in use (saved ones plus this run's command-line flags)."""
+        return self.live.effective
+
     def _set_settings(self, settings: Settings) -> None:
-        self.settings = settings
+        """Use ``settings`` from now on; what changed is saved (flags never are)."""
+        self.live.change(settings)
         if self.save_settings:
             try:
-                settings.save()
+                self.live.save()
             except OSError as exc:
                 self.statusBar().showMessage(f"Could not save settings: {exc}", 8000)
 
@@ -235,8 +248,40 @@ class MainWindow(QMainWindow):
         self._set_settings(
             replace(self.settings, ui=replace(self.settings.ui, folder=str(self.folder)))
         )
+        self._watch(self.folder)
         if index:
             self.start_index()
+
+    def _watch(self, folder: Path | None) -> None:
+        """Follow the open folder's files (the watcher's thread reaches the window through
+        the folder_changed signal)."""
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
+        if folder is not None:
+            from rag.sync import FolderWatcher
+
+            try:
+                self._watcher = FolderWatcher(folder, self.folder_changed.emit)
+            except OSError as exc:
+                self.statusBar().showMessage(f"Not following changes in the folder: {exc}", 8000)
+
+    def _on_folder_changed(self) -> None:
+        """Re-index after a change; a run in progress is stopped and started again (both
+        phases resume), so a saved file is searchable within seconds, not after the
+        meaning index of the whole folder is complete."""
+        if self.folder is None:
+            return
+        if self.workers.busy("index"):
+            self._reindex_after = True
+            self.workers.stop("index")
+        else:
+            self.start_index()
+
+    def _index_again_if_changed(self) -> None:
+        if self._reindex_after:
+            self._reindex_after = False
+            QTimer.singleShot(0, self.start_index)
 
     def start_index(self) -> None:
         if self.folder is None or self.workers.busy("index"):
@@ -272,6 +317,7 @@ class MainWindow(QMainWindow):
         self.library.set_files(files)
         self.statusBar().showMessage(self.library.summary.text(), 10000)
         self.index_finished.emit(report)
+        self._index_again_if_changed()
 
     def _index_failed(self, exc: BaseException) -> None:
         self._list_models()
@@ -279,6 +325,7 @@ class MainWindow(QMainWindow):
         self.library.show_error(str(exc))
         self.statusBar().showMessage(f"Indexing failed: {exc}", 10000)
         self.index_finished.emit(exc)
+        self._index_again_if_changed()
 
     # -- asking ------------------------------------------------------------------------
     def ask(self, question: str) -> None:
@@ -382,7 +429,7 @@ class MainWindow(QMainWindow):
         try:
             path.write_text(conversation_markdown(self.folder, self.exchanges), encoding="utf-8")
         except OSError as exc:
-            QMessageBox.warning(self, "Could not export", f"Could not write {path}: {exc}")
+            warn(self, "Could not export", f"Could not write {path}: {exc}")
             return
         self.statusBar().showMessage(f"Saved {path}", 5000)
 
@@ -442,7 +489,7 @@ class MainWindow(QMainWindow):
 
         def failed(exc: BaseException) -> None:
             self.model_panel.set_loading(False)
-            QMessageBox.warning(self, "Could not load the model", str(exc) or repr(exc))
+            warn(self, "Could not load the model", str(exc) or repr(exc))
             self.model_loaded.emit(exc)
 
         def finished() -> None:
@@ -465,5 +512,6 @@ class MainWindow(QMainWindow):
             self.settings.ui, geometry=_encode(self.saveGeometry()), state=_encode(self.saveState())
         )
         self._set_settings(replace(self.settings, ui=ui))
+        self._watch(None)
         self.workers.shutdown(10_000)
         super().closeEvent(event)

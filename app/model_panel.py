@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.plain import tip
 from models.decoding import PRESETS, DecodingParams
 from models.options import base_type, field_types, label_of, options
 
@@ -155,6 +156,7 @@ class DecodingForm(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Preset", self.preset)
         self.error = QLabel("", self)
+        self.error.setTextFormat(Qt.TextFormat.PlainText)
         self.error.setWordWrap(True)
         self.controls: dict[str, _Control] = {}
         hints = field_types(DecodingParams)
@@ -302,7 +304,7 @@ class ModelPanel(QWidget):
         for info in models:
             self.picker.addItem(describe_model(info), str(info.path))
             self.picker.setItemData(
-                self.picker.count() - 1, str(info.path), Qt.ItemDataRole.ToolTipRole
+                self.picker.count() - 1, tip(str(info.path)), Qt.ItemDataRole.ToolTipRole
             )
         specs = {"default": 0, "small": 1}
         at = self.picker.findData(current)

@@ -7,6 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QSplitter, QVBoxLayout, QWidget
 
+from app.plain import tip
 from app.source_viewer import SourceViewer
 from rag.types import Answer, Source
 
@@ -56,7 +57,7 @@ class SourcesPanel(QWidget):
             if len(snippet) > 160:
                 snippet = snippet[:157] + "…"
             item = QListWidgetItem(f"{source_heading(s)}\n{snippet}")
-            item.setToolTip(s.text[:1500])
+            item.setToolTip(tip(s.text[:1500]))
             item.setData(Qt.ItemDataRole.UserRole, s.number)
             self.list.addItem(item)
         self.list.blockSignals(False)

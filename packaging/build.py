@@ -38,9 +38,19 @@ LLAMA_CMAKE_ARGS = {
     "-DGGML_F16C=ON -DLLAVA_BUILD=OFF",
     "metal": "-DGGML_METAL=on -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF",
 }
+def _qt_check_depends() -> list[str]:
+    sys.path.insert(0, str(ROOT))
+    try:
+        from app.qt_check import DEB_DEPENDS as qt_depends
+    finally:
+        sys.path.pop(0)
+    return list(qt_depends)
+
+
 # Shared libraries the system must provide (everything else is in the bundle):
 # glibc, and the GL/xcb stack Qt's window needs. Measured with ldd over the bundle.
-DEB_DEPENDS = ["libgl1", "libegl1", "libxcb1"]
+# The xcb helper libraries come from app/qt_check.py, which diagnoses them at start.
+DEB_DEPENDS = ["libgl1", "libegl1", "libxcb1", *_qt_check_depends()]
 
 
 class BuildError(RuntimeError):

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TextIO
 
-from rag.settings import Settings
+from rag.progress import format_duration, status_line
+from rag.settings import LiveSettings, Settings
 from rag.types import FileStatus, IndexProgress, IndexReport
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOTHING = 0, 1, 2, 3
@@ -62,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-OpenWindow = Callable[[Settings, Path | None, bool], int]
+# The window gets the saved settings and this run's flags apart, so it never saves a flag.
+OpenWindow = Callable[[LiveSettings, Path | None, bool], int]
 
 
 def run(argv: list[str], open_window: OpenWindow | None = None) -> int:
@@ -70,15 +72,16 @@ def run(argv: list[str], open_window: OpenWindow | None = None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:
-        settings = Settings.load().with_args(ns)
+        live = LiveSettings.from_args(Settings.load(), ns)
     except ValueError as exc:
         parser.error(str(exc))
+    settings = live.effective
     if ns.list_models:
         return _list_models(ns.json)
     if ns.search is None and ns.ask is None:
         if open_window is None:
             parser.error("give --search or --ask (the window is not available here)")
-        return open_window(settings, Path(ns.docs) if ns.docs else None, ns.smoke_test)
+        return open_window(live, Path(ns.docs) if ns.docs else None, ns.smoke_test)
     if not ns.docs:
         parser.error("--search and --ask need --docs DIR")
 
@@ -225,8 +228,8 @@ def _list_models(as_json: bool) -> int:
 
 
 class ProgressBar:
-    """Files done/total, chunks, rate and ETA on one redrawn stderr line (plain lines
-    every few seconds when stderr is not a terminal)."""
+    """Both phases of indexing on one redrawn stderr line (plain lines every few
+    seconds when stderr is not a terminal): files read, then the meaning index."""
 
     def __init__(self, out: TextIO, enabled: bool = True) -> None:
         self.out = out
@@ -241,7 +244,7 @@ class ProgressBar:
         now = time.monotonic()
         if (
             now - self._last < (0.1 if self.tty else 5.0)
-            and d.stage == "indexing"
+            and d.stage in ("indexing", "embedding")
             and done != total
         ):
             return
@@ -257,36 +260,19 @@ class ProgressBar:
 
     @staticmethod
     def line(done: int, total: int, d: IndexProgress) -> str:
-        if d.stage == "scanning":
-            return "Scanning folder…"
-        if d.stage == "waiting":
-            return "Waiting for another Quarry to finish updating this index…"
-        if d.stage == "saving":
-            return f"Saving index… {d.chunks} chunks"
+        text = status_line(done, total, d)
+        if d.stage not in ("indexing", "embedding"):
+            return text
         frac = done / total if total else 1.0
         filled = int(frac * 24)
         bar = "█" * filled + "·" * (24 - filled)
-        rate = d.chunks / d.elapsed if d.elapsed > 0 else 0.0
-        eta = (d.elapsed / done * (total - done)) if done else 0.0
-        eta_s = f"ETA {_duration(eta)}" if done and done < total else ""
         name = d.file if len(d.file) <= 40 else "…" + d.file[-39:]
-        return (
-            f"{bar} {done}/{total} files  {d.chunks} chunks  {rate:.0f} chunks/s  {eta_s}  {name}"
-        ).rstrip()
+        return f"{bar} {text}  {name}".rstrip()
 
     def finish(self) -> None:
         if self.enabled and self.tty and self._drawn:
             self.out.write("\n")
             self.out.flush()
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 def print_summary(report: IndexReport, out: TextIO) -> None:
@@ -299,8 +285,15 @@ def print_summary(report: IndexReport, out: TextIO) -> None:
     ]
     if report.removed:
         parts.append(f"{len(report.removed)} removed")
+    if report.embedded:
+        parts.append(f"{report.embedded} passages embedded")
     state = "Stopped" if report.cancelled else "Done"
-    out.write(f"{state} in {report.seconds:.1f}s: " + ", ".join(parts) + ".\n")
+    out.write(f"{state} in {format_duration(report.seconds)}: " + ", ".join(parts) + ".\n")
+    if report.pending:
+        out.write(
+            f"{report.pending} passages still wait for the meaning index; "
+            "they are found by their words until the next run embeds them.\n"
+        )
     problems = report.problems
     if problems:
         out.write(f"{len(problems)} file{'s' if len(problems) != 1 else ''} not indexed:\n")

@@ -26,6 +26,20 @@ INDEX_SCHEMA = 1
 _HEAVY_IMPORTS = threading.Lock()
 
 
+def _note_partial_index(answer: Answer, ready: int, total: int) -> Answer:
+    """Say so when the answer was found while passages were still being embedded: search
+    by meaning had not seen every passage yet, so a better one may exist."""
+    if ready >= total:
+        return answer
+    pct = int(100 * ready / total) if total else 0
+    note = (
+        f"The meaning index is {pct}% built: passages were found by their words and by "
+        "meaning among those embedded so far; asking again when it is complete may find more."
+    )
+    answer.note = f"{answer.note} {note}".strip() if answer.note else note
+    return answer
+
+
 class FolderError(ValueError):
     """The folder to index cannot be used; the message says why in plain words."""
 
@@ -40,6 +54,7 @@ class Engine:
         self._chunker = None
         self._llm = None
         self.rebuild_reason: str = ""  # why the saved index was discarded, if it was
+        self._others: dict[Path, tuple] = {}  # other folders' (store, retriever), asked across
         self._lock = threading.RLock()  # guards opening/closing the parts below
         self._llm_lock = threading.Lock()  # one generation at a time
 
@@ -51,6 +66,7 @@ class Engine:
             self.settings = settings
             if settings.index != old.index:
                 self._close_index()
+                self._close_others()
                 self._embedder = None
                 self._chunker = None
             if settings.model != old.model and self._llm is not None:
@@ -67,7 +83,9 @@ class Engine:
 
                 s = self.settings.index
                 with _HEAVY_IMPORTS:
-                    emb = Embedder(s.embedding_model, batch_size=s.batch_size)
+                    emb = Embedder(
+                        s.embedding_model, batch_size=s.batch_size, runtime=s.embedding_runtime
+                    )
                     emb.dim  # noqa: B018 - loads the model (and its imports) under the lock
                 self._embedder = emb
             return self._embedder
@@ -115,6 +133,7 @@ class Engine:
             if self.folder == folder and self._store is not None:
                 return
             self._close_index()
+            self._close_others(folder)  # opened for asking across; may be behind
             self._open_index(folder)
 
     def _open_index(self, folder: Path, rebuild: str = "") -> None:
@@ -146,6 +165,10 @@ class Engine:
         should_stop: Callable[[], bool] | None = None,
     ) -> IndexReport:
         """Bring the folder's index up to date; unchanged files cost nothing.
+
+        Two phases (see :mod:`rag.ingest`): every file is read and searchable by its
+        words first, then passages are embedded while search and ask already work;
+        ``on_progress`` reports both. Either phase resumes where a stop left it.
 
         One process updates an index at a time: while another does, this one waits
         (progress stage "waiting"). A read-only index is left as it is and the report's
@@ -191,6 +214,27 @@ class Engine:
                 on_progress=on_progress,
                 should_stop=should_stop,
             )
+
+    def meaning_index(self) -> tuple[int, int]:
+        """(passages with a vector or none needed, all passages): how complete the dense
+        side of search is. Equal when the folder is fully indexed."""
+        store = self._store
+        if store is None:
+            return (0, 0)
+        total = store.count_chunks()
+        return (total - store.count_pending(), total)
+
+    def close_folder(self) -> None:
+        """Close the open folder's index (before its library is removed, say)."""
+        with self._lock:
+            self._close_index()
+
+    def outline(self, limit: int = 200) -> list[tuple[str, str, str]]:
+        """(file, title, heading) of the open folder's passages, a few per document: what
+        the window suggests first questions from, without the model."""
+        if self._store is None:
+            return []
+        return self._store.outline(limit)
 
     def files(self) -> list[FileReport]:
         """Every file the open folder's index knows about, with its status."""
@@ -283,11 +327,14 @@ class Engine:
         decoding=None,
         on_token: Callable[[str], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        folders: Sequence[Path] | None = None,
     ) -> Answer:
+        """Answer from the open folder, or from every folder in ``folders`` at once (their
+        sources then name files by absolute path, which ``absolute_path`` accepts)."""
         from rag.asking import answer_question
         from rag.store import IndexDamagedError
 
-        retriever = self._retriever
+        retriever = self._retriever if folders is None else self._across(folders)
         if retriever is None:
             raise FolderError("No folder is open.")
         if self._llm is None:
@@ -298,7 +345,7 @@ class Engine:
         r = self.settings.retrieval
         try:
             with self._llm_lock:
-                return answer_question(
+                answer = answer_question(
                     question,
                     history,
                     retriever=retriever,
@@ -311,8 +358,43 @@ class Engine:
                     should_stop=should_stop,
                 )
         except IndexDamagedError as exc:
-            self._rebuild_damaged(exc)
+            if folders is None:
+                self._rebuild_damaged(exc)
             raise
+        return _note_partial_index(answer, *self.meaning_index())
+
+    def _across(self, folders: Sequence[Path]) -> _Across:
+        """A retriever over several folders' indexes, opened once and kept until close()."""
+        from rag.retrieve import Retriever
+        from rag.store import IndexStore
+
+        parts = []
+        with self._lock:
+            for folder in folders:
+                folder = Path(folder).resolve()
+                if folder == self.folder and self._retriever is not None:
+                    parts.append((folder, self._retriever))
+                    continue
+                if folder not in self._others:
+                    if not folder.is_dir():
+                        continue
+                    store = IndexStore.open(
+                        paths.index_dir_for(folder),
+                        self._index_meta(),
+                        vector_index=self.settings.index.vector_index,
+                    )
+                    self._others[folder] = (store, Retriever(store, self.embedder))
+                parts.append((folder, self._others[folder][1]))
+        if not parts:
+            raise FolderError("None of the libraries' folders can be opened.")
+        return _Across(parts)
+
+    def _close_others(self, folder: Path | None = None) -> None:
+        for key in [folder] if folder is not None else list(self._others):
+            pair = self._others.pop(key, None)
+            if pair is not None:
+                pair[1].close()
+                pair[0].close()
 
     # -- lifetime ------------------------------------------------------------------
     def _close_index(self) -> None:
@@ -327,6 +409,7 @@ class Engine:
     def close(self) -> None:
         with self._lock:
             self._close_index()
+            self._close_others()
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None
@@ -336,3 +419,29 @@ class Engine:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class _Across:
+    """Several folders' retrievers searched as one: hits merged by score, each naming its
+    file by absolute path and carrying an id unique across the folders."""
+
+    ID_STRIDE = 1 << 40
+
+    def __init__(self, parts: list[tuple[Path, object]]) -> None:
+        self.parts = parts
+
+    def search(self, question: str, k: int, relevance_floor: float | None = None) -> list[Hit]:
+        import dataclasses
+
+        hits: list[Hit] = []
+        for n, (folder, retriever) in enumerate(self.parts):
+            for h in retriever.search(question, k=k, relevance_floor=relevance_floor):
+                hits.append(
+                    dataclasses.replace(
+                        h,
+                        file=str(folder / h.file),
+                        chunk_id=n * self.ID_STRIDE + h.chunk_id,
+                    )
+                )
+        hits.sort(key=lambda h: h.score, reverse=True)
+        return hits[:k]

@@ -27,6 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
+from rag.loaders import supported_suffixes
 from rag.types import AnswerSentence, Citation, Source, Support
 
 # -- thresholds (measured with bench/grounding.py; see its output) -----------------
@@ -85,9 +86,10 @@ _ABBREVIATIONS = {
 }
 # A source header as the prompt writes it ("[2] report.pdf, p. 3:"), which small models
 # often copy in front of the passage they quote.
+_SUFFIXES = "|".join(re.escape(s[1:]) for s in sorted(supported_suffixes(), key=len, reverse=True))
 _COPIED_HEADER = re.compile(
     r"^[ \t]*(?:source[ \t]*)?[\[［【](\d{1,3})[\]］】][ \t]*\(?[^\n:()]*?"
-    r"\.(?:pdf|docx|txt|md|markdown|html?)\b(?:,[ \t]*(?:p\.|page)[ \t]*\d+)?"
+    rf"\.(?:{_SUFFIXES})\b(?:,[ \t]*(?:p\.|page)[ \t]*\d+)?"
     r"[ \t]*\)?[ \t]*:[ \t]*",
     re.IGNORECASE | re.MULTILINE)
 

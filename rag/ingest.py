@@ -1,10 +1,19 @@
-"""Turn a folder into index entries: scan, skip what is unchanged, load, chunk, embed, store.
+"""Turn a folder into index entries in two phases: text first, then meaning.
 
-Loading and chunking the next files runs on a producer thread while the main
-thread embeds, so reading PDFs overlaps with the embedding model (the slowest
-stage) and at most a few files' chunks are held in memory at once. Each file's
-chunks are written in one transaction, so a crash or kill between files leaves a
-consistent index and the next run picks up where this one stopped.
+Phase one reads: scan, skip what is unchanged, load, chunk, and write each file's
+chunks without vectors. The lexical index has them at once, so the whole folder
+can be searched and asked long before the embedding model has seen it (reading
+is about ten times faster than embedding on a CPU). Loading and chunking the
+next files runs on a producer thread while the main thread writes, and at most a
+few files' chunks are held in memory at once.
+
+Phase two embeds: the chunks waiting for a vector are taken from the store in
+batches across files (so a folder of many small files fills whole batches) and
+given their vectors; search uses every vector written so far.
+
+Both phases resume where they stopped: each file's chunks are written in one
+transaction, and the store remembers which chunks still wait for a vector, so a
+crash, a kill or "Stop" loses at most the batch in hand.
 """
 
 from __future__ import annotations
@@ -16,18 +25,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
+from rag import lexical
 from rag.errors import os_reason
 from rag.loaders import LoadError, NoTextError, load
+from rag.progress import estimate_left
 from rag.scan import content_hash, file_fingerprint, scan_folder
 from rag.types import Chunk, FileReport, FileStatus, IndexProgress, IndexReport
 
 ProgressFn = Callable[[int, int, IndexProgress], None]
 StopFn = Callable[[], bool]
+EmbedTextFn = Callable[[object], str]
 
-_PREFETCH = 2  # files loaded ahead of the embedder; bounds memory on large folders
-_EMBED_GROUP = 256  # chunks embedded between checks for cancellation
+_PREFETCH = 2  # files loaded ahead of the writer; bounds memory on large folders
+_EMBED_GROUP = 256  # chunks embedded between checks for cancellation and progress
+_FLUSH_EVERY = 8192  # embedded chunks between saves of the vectors file
+# Text the English-only model cannot read: above this share of CJK letters a chunk is
+# left to the lexical index (its vector would be noise, and costs as much as any other).
+CJK_UNREADABLE = 0.5
 
 
 @dataclass
@@ -52,8 +66,15 @@ def index_folder(
     *,
     on_progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
+    embed: bool = True,
+    embed_text: EmbedTextFn | None = None,
 ) -> IndexReport:
-    """Bring ``store`` up to date with ``folder`` and say what happened to every file."""
+    """Bring ``store`` up to date with ``folder`` and say what happened to every file.
+
+    With ``embed=False`` only phase one runs; the chunks wait for
+    :func:`embed_pending`. ``embed_text(chunk)`` is the text given to the embedding
+    model for a stored chunk (its own text by default).
+    """
     started = time.monotonic()
     on_progress = on_progress or (lambda done, total, detail: None)
     should_stop = should_stop or (lambda: False)
@@ -94,31 +115,103 @@ def index_folder(
                 break
             if isinstance(item, BaseException):
                 raise item
-            on_progress(
-                done, total, IndexProgress(item.rel, chunks_written, time.monotonic() - started)
-            )
-            file_report = _store_one(item, store, embedder, should_stop)
-            if file_report is None:  # cancelled mid-file: nothing of it was written
-                report.cancelled = True
-                break
+            elapsed = time.monotonic() - started
+            eta = estimate_left(done, total, elapsed)
+            on_progress(done, total, IndexProgress(item.rel, chunks_written, elapsed, eta=eta))
+            file_report = _store_one(item, store)
             report.files.append(file_report)
             if file_report.status is FileStatus.INDEXED:
                 chunks_written += file_report.chunks
             done += 1
-            on_progress(
-                done, total, IndexProgress(item.rel, chunks_written, time.monotonic() - started)
-            )
+            elapsed = time.monotonic() - started
+            eta = estimate_left(done, total, elapsed)
+            on_progress(done, total, IndexProgress(item.rel, chunks_written, elapsed, eta=eta))
     finally:
         stop.set()
         _drain(works)
         producer.join(timeout=30)
-        on_progress(
-            done, total, IndexProgress("", chunks_written, time.monotonic() - started, "saving")
+    report.searchable_seconds = time.monotonic() - started
+    if embed and not report.cancelled:
+        ready = report.count(FileStatus.INDEXED) + report.count(FileStatus.UNCHANGED)
+        report.embedded, stopped = embed_pending(
+            store,
+            embedder,
+            on_progress=lambda d, t, p: on_progress(
+                d,
+                t,
+                IndexProgress(
+                    "", chunks_written, time.monotonic() - started, p.stage, ready, p.eta
+                ),
+            ),
+            should_stop=should_stop,
+            embed_text=embed_text,
         )
-        store.flush()
+        report.cancelled = stopped
+    report.pending = store.count_pending()
+    elapsed = time.monotonic() - started
+    on_progress(done, total, IndexProgress("", chunks_written, elapsed, "saving"))
+    store.flush()
     report.seconds = time.monotonic() - started
     on_progress(done, total, IndexProgress("", chunks_written, report.seconds, "done"))
     return report
+
+
+def embed_pending(
+    store,
+    embedder,
+    *,
+    on_progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    embed_text: EmbedTextFn | None = None,
+) -> tuple[int, bool]:
+    """Phase two: give every chunk waiting in ``store`` its vector, a batch at a time.
+
+    Reports ``on_progress(embedded, total, IndexProgress(stage="embedding"))`` with
+    the time left at this run's rate. Chunks the model cannot read (mostly Chinese
+    under an English-only model) are left without a vector: the lexical index finds
+    them. Returns (chunks embedded, whether it stopped early).
+    """
+    on_progress = on_progress or (lambda done, total, detail: None)
+    should_stop = should_stop or (lambda: False)
+    embed_text = embed_text or _chunk_text
+    english_only = bool(getattr(embedder, "english_only", False))
+    started = time.monotonic()
+    done = embedded = since_flush = 0
+    total = store.count_pending()
+    if total:
+        on_progress(0, total, IndexProgress("", 0, 0.0, "embedding"))
+    while True:
+        if should_stop():
+            return embedded, True
+        batch = store.pending_chunks(_EMBED_GROUP)
+        if not batch:
+            break
+        texts = [embed_text(c) for c in batch]
+        skip = [english_only and lexical.cjk_share(t) > CJK_UNREADABLE for t in texts]
+        readable = [i for i, s in enumerate(skip) if not s]
+        unreadable = [c.id for c, s in zip(batch, skip, strict=True) if s]
+        if unreadable:
+            store.set_vectors(unreadable, None)
+        if readable:
+            vectors = embedder.embed([texts[i] for i in readable])
+            embedded += store.set_vectors([batch[i].id for i in readable], vectors)
+        done += len(batch)
+        since_flush += len(readable)
+        if since_flush >= _FLUSH_EVERY:  # a crash now rebuilds less at the next start
+            store.flush()
+            since_flush = 0
+        total = max(total, done + store.count_pending())
+        elapsed = time.monotonic() - started
+        on_progress(
+            done,
+            total,
+            IndexProgress("", 0, elapsed, "embedding", eta=estimate_left(done, total, elapsed)),
+        )
+    return embedded, False
+
+
+def _chunk_text(chunk) -> str:
+    return chunk.text
 
 
 def _produce(
@@ -192,7 +285,8 @@ def _prepare(path: Path, rel: str, store, chunker) -> _Work:
     return _Work(path, rel, size, mtime_ns, digest, chunks=chunks)
 
 
-def _store_one(item: _Work, store, embedder, should_stop: StopFn) -> FileReport | None:
+def _store_one(item: _Work, store) -> FileReport:
+    """Write one file's outcome: its chunks (waiting for vectors), or its problem."""
     if item.report is not None:
         status = item.report.status
         if status in (FileStatus.FAILED, FileStatus.SKIPPED):
@@ -203,12 +297,5 @@ def _store_one(item: _Work, store, embedder, should_stop: StopFn) -> FileReport 
             store.touch_file(item.rel, item.size, item.mtime_ns)
         return item.report
     chunks = item.chunks or []
-    texts = [c.text for c in chunks]
-    parts = []
-    for i in range(0, len(texts), _EMBED_GROUP):
-        if should_stop():
-            return None
-        parts.append(embedder.embed(texts[i : i + _EMBED_GROUP]))
-    vectors = np.concatenate(parts) if len(parts) > 1 else parts[0]
-    store.replace_file(item.rel, item.digest, item.size, item.mtime_ns, chunks, vectors)
+    store.replace_file(item.rel, item.digest, item.size, item.mtime_ns, chunks, None)
     return FileReport(item.rel, FileStatus.INDEXED, "", len(chunks))

@@ -31,6 +31,15 @@ def config_dir() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
 
 
+def cache_dir() -> Path:
+    """What Quarry makes from its own files and can make again (the int8 export of the
+    embedding model). ``QUARRY_CACHE_DIR`` overrides it (tests share one per session)."""
+    env = os.environ.get("QUARRY_CACHE_DIR")
+    if env:
+        return Path(env)
+    return data_dir() / "cache"
+
+
 def models_dir() -> Path:
     """Drop a GGUF file here and it becomes selectable."""
     return data_dir() / "models"

@@ -142,7 +142,8 @@ class Retriever:
         rows = self.store.chunks(rrf)
         if missing:
             for row in self.store.chunks(missing, with_vectors=True):
-                cosine[row.id] = float(np.dot(row.vector, qvec))
+                if row.vector is not None:  # None: not embedded (yet); found by its words
+                    cosine[row.id] = float(np.dot(row.vector, qvec))
         token_text = self.store.lexical_tokens(rrf)
         weights = self._idf(lexical.query_tokens(question))
         total = sum(weights.values())
@@ -152,7 +153,7 @@ class Retriever:
             tokens = frozenset(token_text.get(row.id, "").split())
             covered = sum(w for t, w in weights.items() if t in tokens) / total if total else 0.0
             fused = rrf[row.id] + doc_bonus.get(row.file, 0.0)
-            c = _Candidate(row, fused, cosine[row.id], lex_rank.get(row.id), tokens)
+            c = _Candidate(row, fused, cosine.get(row.id, 0.0), lex_rank.get(row.id), tokens)
             c.score = relevance(c.cosine, covered, w, cjk)
             out.append(c)
         return out

@@ -18,9 +18,8 @@ import stat
 from pathlib import Path
 
 from rag.errors import os_reason
+from rag.loaders import supported_suffixes
 from rag.types import FileReport, FileStatus
-
-SUPPORTED_SUFFIXES = frozenset({".pdf", ".docx", ".txt", ".md", ".markdown", ".html", ".htm"})
 
 # Files that operating systems drop into folders; listing them as "unsupported" is noise.
 _SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db"})
@@ -61,7 +60,8 @@ def fs_name(name: str) -> str:
 
 
 def is_supported(path: Path | str) -> bool:
-    return Path(path).suffix.lower() in SUPPORTED_SUFFIXES
+    """Whether some loader reads this kind of file (the registry in rag.loaders decides)."""
+    return Path(path).suffix.lower() in supported_suffixes()
 
 
 def _is_hidden(name: str) -> bool:

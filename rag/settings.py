@@ -62,6 +62,13 @@ class IndexSettings:
         choices=vectors.names(),
         flag="vector-index",
     )
+    embedding_runtime: str = option(
+        "auto",
+        "How passages are embedded: 'onnx' (int8 on onnxruntime, fastest on a CPU), "
+        "'torch' (float; uses a GPU when torch sees one), or 'auto' (torch on a GPU, else onnx).",
+        choices=("auto", "onnx", "torch"),
+        flag="embedding-runtime",
+    )
 
     def __post_init__(self) -> None:
         validate(self)
@@ -190,6 +197,57 @@ class Settings:
             if changes:
                 new = replace(new, **{name: replace(group, **changes)})
         return new
+
+
+class LiveSettings:
+    """The one owner of the settings a running Quarry uses: the saved ones with this run's
+    command-line flags on top.
+
+    Flags apply to one run (the README promises it), so they are never written to
+    the settings file; a change made in the window is, and it replaces the flag it
+    touches for the rest of the run. ``effective`` is what everything reads.
+    """
+
+    def __init__(self, saved: Settings, effective: Settings | None = None) -> None:
+        self.saved = saved
+        self.effective = effective if effective is not None else saved
+
+    @classmethod
+    def from_args(cls, saved: Settings, ns: argparse.Namespace) -> LiveSettings:
+        effective = saved.with_args(ns)
+        if getattr(ns, "preset", None):
+            effective = replace(effective, ui=replace(effective.ui, preset=ns.preset))
+        return cls(saved, effective)
+
+    @property
+    def flags(self) -> dict[str, dict[str, Any]]:
+        """What this run's flags changed, by group: {"decoding": {"temperature": 0.9}}."""
+        return _difference(self.saved, self.effective)
+
+    def change(self, new: Settings) -> None:
+        """Make ``new`` the effective settings; what differs from the current ones is a
+        person's change and goes into the saved settings too."""
+        changed = _difference(self.effective, new)
+        saved = self.saved
+        for group, values in changed.items():
+            saved = replace(saved, **{group: replace(getattr(saved, group), **values)})
+        self.saved, self.effective = saved, new
+
+    def save(self, path: Path | None = None) -> None:
+        self.saved.save(path)
+
+
+def _difference(old: Settings, new: Settings) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for group in Settings.GROUPS:
+        a, b = getattr(old, group), getattr(new, group)
+        if a != b:
+            out[group] = {
+                f.name: getattr(b, f.name)
+                for f in dataclasses.fields(b)
+                if getattr(a, f.name) != getattr(b, f.name)
+            }
+    return out
 
 
 def _group_type(name: str) -> type:

@@ -2,9 +2,11 @@
 
 Layout of the index directory::
 
-    catalog.sqlite   files, chunks (text, offsets and the vector as float32 bytes),
-                     an FTS5 table over rag.lexical tokens per chunk and one per
-                     document (its name, title and whole text), and the index metadata
+    catalog.sqlite   files, chunks (text, offsets and the vector as float32 bytes,
+                     empty until the chunk is embedded), the chunks still waiting
+                     for a vector, an FTS5 table over rag.lexical tokens per chunk
+                     and one per document (its name, title and whole text), and the
+                     index metadata
     vectors.*        the vector index's own saved copy (see rag.vectors), a cache
     writer.lock      held by the one process that updates the index
 
@@ -28,6 +30,13 @@ Threads: one SQLite connection (``check_same_thread=False``) and the in-memory
 vectors are shared behind one re-entrant lock, so the GUI may search from one
 worker while another indexes; writers hold it only for a file's own
 transaction.
+
+Text first: a file's chunks may be written without vectors (searchable by their
+words at once) and given vectors later, in batches across files; the ``pending``
+table lists the chunks still waiting, so the embedding resumes where it stopped
+after a restart. A chunk whose text the model cannot read (Chinese under an
+English-only model) leaves ``pending`` with no vector and is found by words alone;
+the vector index holds only chunks that have a vector.
 
 Damage: ``PRAGMA quick_check`` runs on open; a damaged catalog (on open or at
 any later query) raises :class:`IndexDamagedError`, and the caller reopens
@@ -101,6 +110,9 @@ CREATE VIRTUAL TABLE lex_terms USING fts5vocab(lex, 'row');
 CREATE VIRTUAL TABLE docs USING fts5(
     tokens, tokenize = "unicode61 remove_diacritics 2 tokenchars '.'");
 """
+# Added beside schema 2 without a rebuild: an index made before it simply has no
+# chunk waiting for a vector.
+_PENDING = "CREATE TABLE IF NOT EXISTS pending (chunk_id INTEGER PRIMARY KEY)"
 
 
 class IndexStoreError(RuntimeError):
@@ -168,6 +180,14 @@ class IndexStore:
         self._closed = False
         self._writer = FileLock(directory / WRITER_LOCK)
         with self._guard("open"):
+            if (
+                not read_only
+                and not conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'pending'"
+                ).fetchone()
+            ):
+                with _transaction(conn):
+                    conn.execute(_PENDING)
             uid = self._uid()
             self._vectors: VectorIndex = vectors.open_index(vector_index, directory, dim, uid)
             self._synced: tuple[str, int] = (uid, self._vectors.generation)
@@ -322,13 +342,18 @@ class IndexStore:
         size: int,
         mtime_ns: int,
         chunks: list[Chunk],
-        vectors: np.ndarray,
+        vectors: np.ndarray | None,
     ) -> list[int]:
         """Make ``chunks`` (with their ``vectors``) the only chunks of file ``rel``.
 
         One transaction: after a crash the file has either all its old chunks or
-        all its new ones. Returns the new chunk ids.
+        all its new ones. Returns the new chunk ids. With ``vectors=None`` the
+        chunks are searchable by their words at once and wait in ``pending`` for
+        :meth:`set_vectors`.
         """
+        waiting = vectors is None
+        if waiting:
+            vectors = np.zeros((len(chunks), self.dim), dtype=np.float32)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if len(chunks) and vectors.shape != (len(chunks), self.dim):
             raise ValueError(
@@ -354,10 +379,12 @@ class IndexStore:
                             _valid(chunk.text),
                             _valid(chunk.title),
                             _valid(chunk.heading),
-                            vec.tobytes(),
+                            b"" if waiting else vec.tobytes(),
                         ),
                     )
                     ids.append(cur.lastrowid)
+                    if waiting:
+                        self._conn.execute("INSERT INTO pending VALUES (?)", (cur.lastrowid,))
                     self._conn.execute(
                         "INSERT INTO lex (rowid, tokens) VALUES (?, ?)",
                         (
@@ -372,8 +399,64 @@ class IndexStore:
                         _valid(lexical.index_text(_file_words(rel), *_document_text(chunks))),
                     ),
                 )
-            self._vectors_follow(before, old, np.asarray(ids, dtype=np.int64), vectors[: len(ids)])
+            if waiting:
+                self._vectors_follow(before, old)
+            else:
+                self._vectors_follow(
+                    before, old, np.asarray(ids, dtype=np.int64), vectors[: len(ids)]
+                )
         return ids
+
+    def pending_chunks(self, limit: int) -> list[StoredChunk]:
+        """Up to ``limit`` chunks still waiting for a vector, oldest first."""
+        with self._lock, self._guard("read"):
+            rows = self._conn.execute(
+                "SELECT c.id, f.path, c.page, c.start, c.end, c.text, c.title, c.heading "
+                "FROM pending p JOIN chunks c ON c.id = p.chunk_id "
+                "JOIN files f ON f.id = c.file_id ORDER BY p.chunk_id LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [StoredChunk(*r) for r in rows]
+
+    def count_pending(self) -> int:
+        """Chunks searchable by their words that have no vector yet."""
+        with self._lock, self._guard("read"):
+            return int(self._conn.execute("SELECT count(*) FROM pending").fetchone()[0])
+
+    def set_vectors(self, ids: list[int], vectors: np.ndarray | None) -> int:
+        """Give waiting chunks their vectors (``None``: leave them without one, found by
+        words alone), in one transaction. Chunks replaced or removed meanwhile are
+        passed over. Returns how many chunks were still waiting."""
+        if vectors is not None:
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+            if vectors.shape != (len(ids), self.dim):
+                raise ValueError(
+                    f"expected vectors of shape ({len(ids)}, {self.dim}), got {vectors.shape}"
+                )
+        done: list[int] = []
+        with self._lock:
+            with self._write() as before:
+                for i, cid in enumerate(ids):
+                    cid = int(cid)
+                    if not self._conn.execute(
+                        "DELETE FROM pending WHERE chunk_id = ?", (cid,)
+                    ).rowcount:
+                        continue
+                    if vectors is not None:
+                        self._conn.execute(
+                            "UPDATE chunks SET vector = ? WHERE id = ?", (vectors[i].tobytes(), cid)
+                        )
+                    done.append(i)
+            if vectors is not None and done:
+                self._vectors_follow(
+                    before,
+                    np.zeros(0, np.int64),
+                    np.asarray([int(ids[i]) for i in done], dtype=np.int64),
+                    vectors[done],
+                )
+            else:
+                self._vectors_follow(before, np.zeros(0, np.int64))
+        return len(done)
 
     def record_problem(
         self, rel: str, hash: str, size: int, mtime_ns: int, status: FileStatus | str, reason: str
@@ -495,7 +578,7 @@ class IndexStore:
                 r[5],
                 r[6],
                 r[7],
-                np.frombuffer(r[8], dtype=np.float32) if r[8] is not None else None,
+                np.frombuffer(r[8], dtype=np.float32) if r[8] else None,
             )
             for r in rows
         }
@@ -517,9 +600,28 @@ class IndexStore:
                 rows += self._conn.execute(sql + f"({','.join('?' * len(part))})", part)
         return rows
 
+    def outline(self, limit: int = 200) -> list[tuple[str, str, str]]:
+        """Distinct (file, title, heading) triples in file order, at most ``limit``."""
+        with self._lock, self._guard("read"):
+            rows = self._conn.execute(
+                "SELECT DISTINCT f.path, c.title, c.heading FROM chunks c "
+                "JOIN files f ON f.id = c.file_id ORDER BY f.path, c.id LIMIT ?",
+                (int(limit),),
+            ).fetchall()
+        return [(str(a), str(b or ""), str(c or "")) for a, b, c in rows]
+
     def count_chunks(self) -> int:
         with self._lock, self._guard("read"):
             return int(self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+    def count_vectors(self) -> int:
+        """Chunks that have a vector (the rest wait in ``pending`` or are found by words)."""
+        with self._lock, self._guard("read"):
+            return int(
+                self._conn.execute(
+                    "SELECT count(*) FROM chunks WHERE length(vector) > 0"
+                ).fetchone()[0]
+            )
 
     @property
     def generation(self) -> int:
@@ -638,7 +740,12 @@ class IndexStore:
                 if uid != self._synced[0]:
                     self._vectors.clear()
                 want = np.fromiter(
-                    (r[0] for r in self._conn.execute("SELECT id FROM chunks ORDER BY id")),
+                    (
+                        r[0]
+                        for r in self._conn.execute(
+                            "SELECT id FROM chunks WHERE length(vector) > 0 ORDER BY id"
+                        )
+                    ),
                     dtype=np.int64,
                 )
                 have = np.sort(self._vectors.ids())
@@ -681,6 +788,11 @@ class IndexStore:
         if len(old):
             self._conn.execute(
                 "DELETE FROM lex WHERE rowid IN (SELECT c.id FROM chunks c JOIN files f "
+                "ON f.id = c.file_id WHERE f.path = ?)",
+                (rel,),
+            )
+            self._conn.execute(
+                "DELETE FROM pending WHERE chunk_id IN (SELECT c.id FROM chunks c JOIN files f "
                 "ON f.id = c.file_id WHERE f.path = ?)",
                 (rel,),
             )
@@ -779,6 +891,7 @@ def _reset(conn: sqlite3.Connection, wanted: dict[str, Any], vector_index: str) 
         for statement in _SCHEMA.split(";\n"):
             if statement.strip():
                 conn.execute(statement)
+        conn.execute(_PENDING)
         conn.executemany(
             "INSERT INTO meta VALUES (?, ?)",
             [(k, _encode_meta(v)) for k, v in {**wanted, _VECTOR_KEY: vector_index}.items()],

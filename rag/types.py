@@ -27,12 +27,20 @@ class Page:
 
 @dataclass(frozen=True)
 class IndexProgress:
-    """The ``detail`` of an indexing ``on_progress(done, total, detail)`` call."""
+    """The ``detail`` of an indexing ``on_progress(done, total, detail)`` call.
+
+    Indexing has two phases. While reading ("indexing"), ``done``/``total`` count
+    files: each file read is at once searchable by its words. While embedding
+    ("embedding"), they count passages given a vector (the meaning index), and
+    search already uses the vectors made so far.
+    """
 
     file: str  # the file being worked on ("" when between files)
     chunks: int  # chunks written so far in this run
     elapsed: float  # seconds since the run started
-    stage: str = "indexing"  # "scanning", "indexing", "saving", "done"
+    stage: str = "indexing"  # "scanning", "indexing", "embedding", "saving", "done"
+    files_ready: int = 0  # files searchable now (set while embedding)
+    eta: float | None = None  # seconds left in this phase, when there is a rate to go by
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,9 @@ class IndexReport:
     cancelled: bool = False
     seconds: float = 0.0
     note: str = ""  # why the index was not updated (read-only), in one sentence
+    searchable_seconds: float = 0.0  # when every file had been read (searchable by its words)
+    embedded: int = 0  # passages given a vector in this run
+    pending: int = 0  # passages still waiting for a vector when the run ended
 
     def count(self, status: FileStatus) -> int:
         return sum(1 for f in self.files if f.status is status)

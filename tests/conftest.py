@@ -19,6 +19,9 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ.setdefault("QUARRY_DATA_DIR", str(_SESSION_DIR / "data"))
 os.environ["QUARRY_CONFIG_DIR"] = str(_SESSION_DIR / "config")
+# The int8 export of the embedding model is made once per session, whatever data
+# folder a test uses.
+os.environ.setdefault("QUARRY_CACHE_DIR", str(_SESSION_DIR / "cache"))
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "northwind"

@@ -14,6 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.base import StopReason
+from rag.engine_api import REFUSED
+from rag.loaders import supported_suffixes
 from rag.settings import Settings
 from rag.types import (
     Answer,
@@ -29,8 +32,6 @@ from rag.types import (
     Support,
     Turn,
 )
-
-SUPPORTED = {".pdf", ".txt", ".md", ".html", ".htm", ".docx"}
 
 
 class FakeModelError(Exception):
@@ -74,6 +75,7 @@ class FakeEngine:
     ) -> None:
         self.settings = settings or Settings()
         self.folder: Path | None = None
+        self.rebuild_reason = ""
         self.index_delay = index_delay
         self.token_delay = token_delay
         self.script = answer
@@ -105,6 +107,11 @@ class FakeEngine:
         assert self.folder is not None
         files = sorted(p for p in self.folder.rglob("*") if p.is_file())
         report = IndexReport(str(self.folder))
+        present = {p.relative_to(self.folder).as_posix() for p in files}
+        with self._lock:  # like the engine: files gone from the folder leave the index
+            for rel in [r for r in self._reports if r not in present]:
+                del self._reports[rel]
+                report.removed.append(rel)
         start = time.monotonic()
         chunks = 0
         for i, path in enumerate(files):
@@ -117,7 +124,7 @@ class FakeEngine:
             time.sleep(self.index_delay)
             if "broken" in path.name:
                 fr = FileReport(rel, FileStatus.FAILED, "The file is damaged: no readable pages.")
-            elif path.suffix.lower() not in SUPPORTED:
+            elif path.suffix.lower() not in supported_suffixes():
                 fr = FileReport(rel, FileStatus.SKIPPED, "Not a supported document type.")
             else:
                 fr = FileReport(rel, FileStatus.INDEXED, "", 3)
@@ -133,6 +140,20 @@ class FakeEngine:
             )
         report.seconds = time.monotonic() - start
         return report
+
+    def close_folder(self) -> None:
+        self.folder = None
+
+    def outline(self, limit: int = 200) -> list[tuple[str, str, str]]:
+        """File, title (its stem) and heading (its first line), like the store's."""
+        out = []
+        for rel in sorted(self._reports):
+            path = self.folder / rel if self.folder else Path(rel)
+            heading = ""
+            if path.suffix.lower() in (".txt", ".md"):
+                heading = path.read_text(encoding="utf-8").strip().splitlines()[0].strip("# ")
+            out.append((rel, Path(rel).stem.replace("_", " "), heading))
+        return out[:limit]
 
     def files(self) -> list[FileReport]:
         with self._lock:
@@ -172,14 +193,17 @@ class FakeEngine:
         decoding=None,
         on_token: Callable[[str], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        folders: Sequence[Path] | None = None,
     ) -> Answer:
         self.asked.append((question, tuple(history)))
+        self.asked_folders = list(folders) if folders is not None else None
         if self.folder is None:
             raise ValueError("No folder is open.")
         if "weather" in question.lower():
             return Answer(
                 question,
                 "Your documents do not say.",
+                stats=AnswerStats(stop_reason=REFUSED),
                 refused=True,
                 note="Nothing in the documents was relevant enough to answer from.",
             )
@@ -193,7 +217,7 @@ class FakeEngine:
         note = ""
         for i in range(0, len(script), 3):
             if should_stop and should_stop():
-                note = "Stopped."
+                note = "Stopped at your request."
                 break
             piece = script[i : i + 3]
             written += piece
@@ -205,21 +229,23 @@ class FakeEngine:
             generate_s=gen_s,
             completion_tokens=len(written) // 3,
             tokens_per_s=(len(written) / 3) / max(gen_s, 1e-6),
-            stop_reason="stopped" if note else "stop",
+            stop_reason=(StopReason.CANCELLED if note else StopReason.FINISHED).value,
         )
         return Answer(
-            question, written, self._sentences(written, len(sources)), sources, stats, note=note
+            question, written, self._sentences(written, sources), sources, stats, note=note
         )
 
     @staticmethod
-    def _sentences(text: str, n_sources: int) -> list[AnswerSentence]:
+    def _sentences(text: str, sources: list[Source]) -> list[AnswerSentence]:
         """Split on '. ' and mark: cited sentences supported or weak, the rest unsupported."""
         out = []
         pos = 0
         marks = [Support.SUPPORTED, Support.WEAK, Support.UNSUPPORTED]
+        n_sources = len(sources)
+        quoted = f": “{sources[-1].text}”" if sources else ""
         reasons = [
             "",
-            "Only some of its words appear in source 2.",
+            f"Only some of its words appear in source {n_sources}{quoted}.",
             "No source mentions this; the number or name is not in any passage.",
         ]
         for i, part in enumerate(s for s in text.split(". ") if s):

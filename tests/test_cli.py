@@ -48,10 +48,14 @@ def test_invalid_flag_value_names_the_flag(tmp_path):
     assert r.returncode == 2 and "k must be between 1 and 100" in r.stderr
 
 
-def test_progress_line_shows_files_chunks_rate_and_eta():
-    line = ProgressBar.line(3, 10, IndexProgress("reports/q3.pdf", 120, 6.0))
-    assert "3/10 files" in line and "120 chunks" in line and "20 chunks/s" in line
-    assert "ETA 14s" in line and "reports/q3.pdf" in line
+def test_progress_line_shows_both_phases_with_time_left():
+    line = ProgressBar.line(3, 10, IndexProgress("reports/q3.pdf", 120, 6.0, eta=140.0))
+    assert "3 of 10 files read" in line and "120 chunks" in line
+    assert "about 2 min left" in line and "reports/q3.pdf" in line
+    line = ProgressBar.line(
+        350, 1000, IndexProgress("", 1000, 30.0, "embedding", files_ready=46, eta=360.0)
+    )
+    assert "all 46 files searchable · meaning index 35%, about 6 min left" in line
 
 
 @pytest.mark.slow

@@ -69,8 +69,17 @@ def test_offline_mode_is_set_when_loading(embedder: Embedder) -> None:
     assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["TRANSFORMERS_OFFLINE"] == "1"
 
 
+@pytest.fixture(scope="session")
+def float_embedder() -> Embedder:
+    """sentence-transformers itself, in float: the reference the int8 runtime is held to."""
+    return Embedder("default", runtime="torch")
+
+
 @pytest.mark.slow
-def test_vectors_are_normalized_float32_and_match_sentence_transformers(embedder: Embedder) -> None:
+def test_vectors_are_normalized_float32_and_match_sentence_transformers(
+    float_embedder: Embedder,
+) -> None:
+    embedder = float_embedder
     vecs = embedder.embed(TEXTS)
     assert vecs.dtype == np.float32
     assert vecs.shape == (len(TEXTS), 384) == (len(TEXTS), embedder.dim)
@@ -96,3 +105,66 @@ def test_token_counts_use_the_model_tokenizer_without_a_cap(embedder: Embedder) 
         embedder.tokenizer(text, add_special_tokens=False)["input_ids"])
     assert embedder.count_tokens("word " * 1000) == 1000  # beyond the window: counted, not cut
     assert embedder.count_tokens("") == 0
+
+
+def test_the_bundled_model_runs_int8_on_a_cpu_and_says_so_in_its_id() -> None:
+    e = Embedder()
+    assert e.runtime == "onnx" and e.device == "cpu"
+    assert e.model_id.endswith("+onnx-int8")
+    assert Embedder(runtime="torch").model_id == e.model_id.removesuffix("+onnx-int8")
+    assert e.dim == 384 and e.max_tokens == 256  # read from the folder, no model loaded
+
+
+def test_an_unknown_runtime_is_refused() -> None:
+    with pytest.raises(ValueError, match="runtime must be one of auto, onnx, torch"):
+        Embedder(runtime="tensorrt")
+
+
+PASSAGES = [
+    "Net sales increased 8% to $94.8 billion in the third quarter compared with last year.",
+    "Operating expenses were $14.3 billion, driven by research and development.",
+    "The Company repurchased 150 million shares for $22 billion during the period.",
+    "Employees book economy class for flights under six hours; business class above.",
+    "The cafeteria serves soup on Fridays and closes at three in the afternoon.",
+    "Victoria is the capital of British Columbia and lies on Vancouver Island.",
+    "The Normans were descended from Norse raiders who settled in northern France.",
+    "Photosynthesis turns light, water and carbon dioxide into sugar and oxygen.",
+]
+QUESTIONS = [
+    "How much did net sales grow in the quarter?",
+    "How many shares were bought back?",
+    "When may staff fly business class?",
+    "Where did the Normans come from?",
+]
+
+
+@pytest.mark.slow
+def test_int8_vectors_agree_with_the_float_model(embedder: Embedder, float_embedder: Embedder):
+    """The int8 export must give the float model's vectors (per-channel int8 measured about
+    0.99 cosine; per-tensor int8 of every op was 0.95, enough to reorder results) and the
+    same nearest passage for each question."""
+    assert embedder.runtime == "onnx"
+    texts = PASSAGES + QUESTIONS + TEXTS[:3] + ["word " * 400]  # the last is cut at 256 tokens
+    fast, exact = embedder.embed(texts), float_embedder.embed(texts)
+    assert fast.dtype == np.float32 and fast.shape == exact.shape
+    np.testing.assert_allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+    cosines = np.sum(fast * exact, axis=1)
+    assert cosines.min() > 0.97 and cosines.mean() > 0.985, cosines
+    p_fast, q_fast = embedder.embed(PASSAGES), embedder.embed(QUESTIONS)
+    p_exact, q_exact = float_embedder.embed(PASSAGES), float_embedder.embed(QUESTIONS)
+    assert list((q_fast @ p_fast.T).argmax(1)) == list((q_exact @ p_exact.T).argmax(1))
+    # the order of a batch does not change a vector
+    np.testing.assert_allclose(embedder.embed(texts[::-1])[::-1], fast, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_export_is_made_once_and_kept_in_the_cache(embedder: Embedder) -> None:
+    from rag import onnx_embed, paths
+
+    embedder.embed(["warm"])
+    made = onnx_embed.export_dir(embedder.path) / onnx_embed.MODEL_FILE
+    assert made.is_file() and paths.cache_dir() in made.parents
+    assert onnx_embed.RECIPE in made.parent.name and "ort" in made.parent.name
+    before = made.stat().st_mtime_ns
+    Embedder().embed(["again"])
+    assert made.stat().st_mtime_ns == before

@@ -119,6 +119,18 @@ def all_hrefs(w: MainWindow) -> list[str]:
     return out
 
 
+def shown(text: str) -> str:
+    """What Qt displays for a tooltip or auto-format label: rich text when it guesses so."""
+    from PySide6 import QtGui
+    from PySide6.QtGui import QTextDocument
+
+    if not QtGui.Qt.mightBeRichText(text):
+        return text
+    doc = QTextDocument()
+    doc.setHtml(text)
+    return doc.toPlainText()
+
+
 def point_of(w: MainWindow, position: int) -> QPoint:
     cursor = QTextCursor(w.chat.transcript.document())
     cursor.setPosition(position + 1)
@@ -138,7 +150,7 @@ def test_index_then_ask_streams_and_citation_opens_pdf_page_highlighted(qtbot, w
     assert "1 failed" in w.library.summary.text()
     broken = w.library.item_for("broken.pdf")
     assert broken is not None and broken.text(1) == "failed"
-    assert "damaged" in broken.toolTip(1)
+    assert "damaged" in shown(broken.toolTip(1))
 
     streamed: list[int] = []
     w.chat.transcript.textChanged.connect(
@@ -150,13 +162,13 @@ def test_index_then_ask_streams_and_citation_opens_pdf_page_highlighted(qtbot, w
     assert w.speed_label.text().startswith("Last answer:")
 
     href = cite_url(0, 1)
-    with qtbot.waitSignal(w.passage_shown, timeout=5000) as shown:
+    with qtbot.waitSignal(w.passage_shown, timeout=5000) as opened:
         qtbot.mouseClick(
             w.chat.transcript.viewport(),
             Qt.MouseButton.LeftButton,
             pos=point_of(w, anchor_position(w, href)),
         )
-    assert shown.args[0] == answer.sources[0]
+    assert opened.args[0] == answer.sources[0]
     viewer = w.sources.viewer
     assert viewer.stack.currentWidget() is viewer.page_scroll
     assert viewer.page == 1  # 0-based: the passage's page 2
@@ -177,10 +189,10 @@ def test_weak_and_unsupported_sentences_are_marked_with_reasons(qtbot, window, d
     answer = ask(qtbot, w, "Hotels?")
     text = w.chat.transcript.toPlainText()
     weak = text.index("Hotels are booked")
-    tip = w.chat.transcript.tooltip_at(point_of(w, weak + 3) + QPoint(6, 0))
+    tip = shown(w.chat.transcript.tooltip_at(point_of(w, weak + 3) + QPoint(6, 0)))
     assert tip.startswith("Weakly supported") and answer.sentences[1].evidence in tip
     unsupported = text.index("likes tea")
-    tip = w.chat.transcript.tooltip_at(point_of(w, unsupported + 2) + QPoint(6, 0))
+    tip = shown(w.chat.transcript.tooltip_at(point_of(w, unsupported + 2) + QPoint(6, 0)))
     assert tip.startswith("Not supported")
 
 
@@ -198,6 +210,89 @@ def test_html_in_answers_and_documents_is_shown_literally(qtbot, window, docs):
     assert viewer.highlighted_text() == "hotels are booked through the portal"
 
 
+PAYLOAD = (
+    "<img src='/etc/quarry-probe.png'> <a href='http://example.com/x'>link</a> "
+    "<b>bold</b> <style>body{color:red}</style>"
+)
+# No "/" in a file name: the same tags, unclosed.
+NAME_PAYLOAD = "<img src=probe.png> <a href=x> <b>b <style>p{} notes.md"
+
+
+def _everything_shown(w: MainWindow) -> list[tuple[str, str]]:
+    """(where, displayed text) of every tooltip, label and view the window has."""
+    from PySide6.QtWidgets import QLabel, QListWidget, QTreeWidget, QWidget
+
+    out: list[tuple[str, str]] = []
+    for widget in w.findChildren(QWidget):
+        if widget.toolTip():
+            out.append((f"tooltip of {type(widget).__name__}", shown(widget.toolTip())))
+        if isinstance(widget, QLabel):
+            text = widget.text()
+            as_rich = widget.textFormat() == Qt.TextFormat.RichText or (
+                widget.textFormat() == Qt.TextFormat.AutoText
+            )
+            out.append((f"label {text[:30]!r}", shown(text) if as_rich else text))
+        if isinstance(widget, QListWidget):
+            for i in range(widget.count()):
+                out.append(("list item tooltip", shown(widget.item(i).toolTip())))
+                out.append(("list item", widget.item(i).text()))
+        if isinstance(widget, QTreeWidget):
+            for i in range(widget.topLevelItemCount()):
+                item = widget.topLevelItem(i)
+                for col in range(widget.columnCount()):
+                    out.append(("tree item tooltip", shown(item.toolTip(col))))
+    block = w.chat.transcript.document().begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            tip = it.fragment().charFormat().toolTip()
+            if tip:
+                out.append(("transcript tooltip", shown(tip)))
+            it += 1
+        block = block.next()
+    out.append(("transcript", w.chat.transcript.toPlainText()))
+    return out
+
+
+def test_markup_in_passages_file_names_and_answers_stays_text(qtbot, window, tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / NAME_PAYLOAD).write_text(f"Intro.\nThe rule: {PAYLOAD} ends here.\n", "utf-8")
+    engine = FakeEngine(
+        passages=[Passage(NAME_PAYLOAD, None, f"The rule: {PAYLOAD} ends here.")],
+        answer=f"The answer is {PAYLOAD} [1]. It is also weak. Unsupported {PAYLOAD}.",
+    )
+    w = window(engine)
+    open_and_index(qtbot, w, folder)
+    ask(qtbot, w, f"What about {PAYLOAD}?")
+    with qtbot.waitSignal(w.passage_shown, timeout=5000):
+        w.open_citation(0, 1)
+    everything = _everything_shown(w)
+    raw_markup = [
+        (where, text)
+        for where, text in everything
+        if "<img" not in text and ("probe.png" in text or "example.com" in text)
+    ]
+    assert not raw_markup, f"shown as markup, not text: {raw_markup}"
+    carrying = {where for where, text in everything if "<img src=" in text}
+    for where in (
+        "transcript",
+        "transcript tooltip",  # the citation's file name, and the evidence quoting the passage
+        "list item tooltip",  # the sources panel: the passage
+        "tree item tooltip",  # the library panel: the file name
+    ):
+        assert where in carrying, f"{where} lost the text: {sorted(carrying)}"
+    assert any("<style>" in t and "<b>" in t for _, t in everything if _ == "transcript")
+    assert PAYLOAD in w.sources.viewer.text.toPlainText()
+
+    (folder / NAME_PAYLOAD).unlink()  # "Could not open <name>: …" names the file literally
+    w.sources.show_answer(w.answers[0], 0)
+    w.show_source(w.answers[0].sources[0])
+    qtbot.waitUntil(lambda: w.sources.viewer.note.text().startswith("Could not open"), timeout=5000)
+    note = w.sources.viewer.note
+    assert note.textFormat() == Qt.TextFormat.PlainText and "<img src=probe.png>" in note.text()
+
+
 def test_stop_cancels_mid_answer(qtbot, window, docs):
     script = "word " * 400
     w = window(make_engine(answer=script, token_delay=0.02))
@@ -208,10 +303,11 @@ def test_stop_cancels_mid_answer(qtbot, window, docs):
         assert w.chat.stop_button.isEnabled()
         qtbot.keyClick(w.chat.question, Qt.Key.Key_Escape)
     answer = blocker.args[0]
-    assert answer.note == "Stopped."
+    assert answer.note == "Stopped at your request."
+    assert answer.stats.stop_reason == "cancelled"
     assert 0 < len(answer.text) < len(script) / 2
     qtbot.waitUntil(lambda: w.chat.send_button.isEnabled(), timeout=2000)
-    assert "Stopped." in w.chat.transcript.toPlainText()
+    assert "Stopped at your request." in w.chat.transcript.toPlainText()
 
 
 def test_refusal_looks_like_a_refusal_and_follow_ups_keep_history(qtbot, window, docs, tmp_path):
@@ -240,7 +336,7 @@ def test_refusal_looks_like_a_refusal_and_follow_ups_keep_history(qtbot, window,
 def test_bad_model_file_shows_a_dialog(qtbot, window, tmp_path, monkeypatch):
     shown: list[tuple[str, str]] = []
     monkeypatch.setattr(
-        "app.main_window.QMessageBox.warning",
+        "app.main_window.warn",
         lambda parent, title, text: shown.append((title, text)),
     )
     w = window()
@@ -373,3 +469,56 @@ def test_emitting_many_signals_keeps_the_interpreter_intact():
     for _ in range(5000):
         box.ping.emit("token")
     assert sys.getrefcount(True) >= before - 2
+
+
+def test_a_file_saved_into_the_open_folder_appears_in_the_library(qtbot, window, docs):
+    w = window()
+    open_and_index(qtbot, w, docs)
+    assert w.library.item_for("later.md") is None
+    with qtbot.waitSignal(w.index_finished, timeout=15_000):
+        for i in range(10):  # an editor saving the same file repeatedly: one re-index
+            (docs / "later.md").write_text(f"# Later\n\nDraft {i}.\n", encoding="utf-8")
+    qtbot.waitUntil(lambda: w.library.item_for("later.md") is not None, timeout=5_000)
+    (docs / "notes.md").unlink()
+    qtbot.waitUntil(lambda: w.library.item_for("notes.md") is None, timeout=15_000)
+
+
+def test_library_panel_shows_the_meaning_index_phase(qtbot):
+    from app.library_panel import LibraryPanel
+    from rag.types import IndexProgress
+
+    panel = LibraryPanel()
+    qtbot.addWidget(panel)
+    panel.set_indexing(True)
+    panel.show_progress(2, 46, IndexProgress("q3.pdf", 900, 4.0, eta=88.0))
+    assert "2 of 46 files read" in panel.current.text() and "q3.pdf" in panel.current.text()
+    panel.show_progress(
+        350, 1000, IndexProgress("", 23000, 40.0, "embedding", files_ready=46, eta=360.0)
+    )
+    text = panel.current.text()
+    assert "all 46 files searchable · meaning index 35%, about 6 min left" in text
+    assert "search and ask now" in text
+    assert panel.progress.text() == "meaning index 35%"
+
+
+def test_command_line_flags_apply_to_one_run_and_are_never_saved(qtbot, window, config_dir):
+    from rag.cli import run
+    from rag.settings import LiveSettings
+
+    handed: list[LiveSettings] = []
+    run(["--temperature", "0.9", "--k", "7"], open_window=lambda s, f, t: handed.append(s) or 0)
+    live = handed[0]
+    assert live.flags == {"decoding": {"temperature": 0.9}, "retrieval": {"k": 7}}
+    w = window(settings=live)
+    assert w.settings.decoding.temperature == pytest.approx(0.9) and w.settings.retrieval.k == 7
+    w.model_panel.gpu_layers.setValue(0)  # a change made in the window is saved
+    w.close()
+    saved = Settings.load()
+    assert saved.model.gpu_layers == 0
+    assert saved.decoding.temperature == Settings().decoding.temperature
+    assert saved.retrieval.k == Settings().retrieval.k
+    # A flag the window then changes becomes the person's choice, and is saved.
+    w = window(settings=live)
+    w.model_panel.decoding.controls["temperature"].widget.setValue(0.4)
+    w.close()
+    assert Settings.load().decoding.temperature == pytest.approx(0.4)

@@ -1,0 +1,193 @@
+"""Indexing in two phases: text first (searchable by words at once), vectors after,
+both resumable; and the store's record of which chunks still wait for a vector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.ingest import embed_pending, index_folder
+from rag.store import IndexStore
+from rag.types import Chunk, FileStatus
+
+DIM = 8
+META = {"embedding_model": "test-model@0", "dim": DIM, "chunk_tokens": 200}
+
+
+def _chunks(rel: str, texts: list[str]) -> list[Chunk]:
+    out, pos = [], 0
+    for t in texts:
+        out.append(Chunk(rel, 1, pos, pos + len(t), t))
+        pos += len(t) + 1
+    return out
+
+
+def _unit(n: int, seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_chunks_written_without_vectors_are_found_by_words_and_wait(tmp_path: Path) -> None:
+    with IndexStore.open(tmp_path / "ix", META) as s:
+        ids = s.replace_file("a.txt", "h", 1, 1, _chunks("a.txt", ["apples", "pears"]), None)
+        assert s.count_pending() == 2 and s.count_vectors() == 0
+        assert [cid for cid, _ in s.lexical_search("pears", 5)] == [ids[1]]
+        assert s.dense_search(_unit(1, 0)[0], 5) == []
+        assert s.chunks([ids[0]], with_vectors=True)[0].vector is None
+        waiting = s.pending_chunks(10)
+        assert [c.id for c in waiting] == ids and waiting[0].text == "apples"
+        vecs = _unit(2, 1)
+        assert s.set_vectors(ids, vecs) == 2
+        assert s.count_pending() == 0 and s.count_vectors() == 2
+        assert s.dense_search(vecs[1], 1)[0][0] == ids[1]
+    with IndexStore.open(tmp_path / "ix", META) as s:  # the saved vectors are reused
+        assert s.count_pending() == 0 and s.dense_search(vecs[0], 1)[0][0] == ids[0]
+
+
+def test_waiting_chunks_survive_a_reopen_and_stale_ones_are_passed_over(tmp_path: Path) -> None:
+    with IndexStore.open(tmp_path / "ix", META) as s:
+        old = s.replace_file("a.txt", "h1", 1, 1, _chunks("a.txt", ["one", "two"]), None)
+        s.replace_file("b.txt", "h2", 1, 1, _chunks("b.txt", ["three"]), None)
+    with IndexStore.open(tmp_path / "ix", META) as s:
+        assert s.count_pending() == 3
+        taken = s.pending_chunks(2)
+        assert [c.id for c in taken] == old
+        # a.txt changes while its old chunks are being embedded
+        new = s.replace_file("a.txt", "h3", 1, 2, _chunks("a.txt", ["uno"]), None)
+        assert s.set_vectors([c.id for c in taken], _unit(2, 2)) == 0
+        assert s.dense_search(_unit(1, 3)[0], 5) == []
+        rest = s.pending_chunks(10)
+        assert sorted(c.id for c in rest) == sorted([*new, old[-1] + 1])
+        # a chunk the model cannot read leaves the queue without a vector
+        assert s.set_vectors([rest[0].id], None) == 1
+        assert s.count_pending() == 1 and s.count_vectors() == 0
+        s.remove_file("b.txt")
+        assert s.count_pending() == 1 - (rest[1].file == "b.txt")
+
+
+class _CountingEmbedder:
+    """Deterministic vectors from the text; records what it was asked to embed."""
+
+    english_only = True
+    dim = DIM
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.seen.extend(texts)
+        return np.stack([_unit(1, sum(map(ord, t)))[0] for t in texts])
+
+
+class _WordChunker:
+    def chunk(self, file, title, pages):
+        for page in pages:
+            yield Chunk(file, page.number, 0, len(page.text), page.text.strip(), title)
+
+
+def _docs(tmp_path: Path) -> Path:
+    d = tmp_path / "docs"
+    d.mkdir()
+    for i in range(6):
+        (d / f"note{i}.txt").write_text(f"Note {i}: the depot opens at {7 + i} am.\n")
+    (d / "报销.txt").write_text("员工出差的住宿标准为每晚不超过六百元。\n", encoding="utf-8")
+    return d
+
+
+def test_text_first_then_vectors_and_both_phases_resume(tmp_path: Path) -> None:
+    folder = _docs(tmp_path)
+    emb = _CountingEmbedder()
+    stages: list[tuple[str, int, int]] = []
+    with IndexStore.open(tmp_path / "ix", META) as s:
+        # Phase one stops after two files; the next run reads only the rest.
+        report = index_folder(
+            folder,
+            s,
+            emb,
+            _WordChunker(),
+            embed=False,
+            on_progress=lambda d, t, p: stages.append((p.stage, d, t)),
+            should_stop=lambda: sum(1 for st, d, _ in stages if st == "indexing" and d) >= 4,
+        )
+        assert report.cancelled and emb.seen == []
+        first = {f.file for f in report.files if f.status is FileStatus.INDEXED}
+        assert 1 <= len(first) < 7 and s.count_pending() == len(first)
+        report = index_folder(folder, s, emb, _WordChunker(), embed=False)
+        assert report.count(FileStatus.UNCHANGED) == len(first)
+        assert report.count(FileStatus.INDEXED) == 7 - len(first)
+        # Everything is searchable by its words before any vector exists.
+        assert s.count_pending() == 7 and s.count_vectors() == 0
+        assert s.lexical_search("depot", 10) and s.lexical_search("住宿", 10)
+
+        # Phase two stops after its first batch; the next call embeds only the rest.
+        progress: list[tuple[int, int, str, float | None]] = []
+        import rag.ingest as ingest
+
+        old_group, ingest._EMBED_GROUP = ingest._EMBED_GROUP, 3
+        try:
+            embedded, stopped = embed_pending(
+                s,
+                emb,
+                on_progress=lambda d, t, p: progress.append((d, t, p.stage, p.eta)),
+                should_stop=lambda: len(progress) >= 2,
+            )
+            assert stopped and embedded == 3 and s.count_pending() == 4
+            embedded, stopped = embed_pending(s, emb)
+        finally:
+            ingest._EMBED_GROUP = old_group
+        assert not stopped and s.count_pending() == 0
+        assert progress[0][:3] == (0, 7, "embedding") and progress[1][:3] == (3, 7, "embedding")
+        assert progress[1][3] is not None and progress[1][3] >= 0
+        # The Chinese note was not given to the English-only model, and is still found.
+        assert all("住宿" not in t for t in emb.seen) and len(emb.seen) == 6
+        assert embedded == 3 and s.count_vectors() == 6
+        assert s.lexical_search("住宿", 10)
+
+
+def test_one_call_runs_both_phases_and_reports_them(tmp_path: Path) -> None:
+    folder = _docs(tmp_path)
+    seen: list[tuple[str, int, int, int]] = []
+    with IndexStore.open(tmp_path / "ix", META) as s:
+        report = index_folder(
+            folder,
+            s,
+            _CountingEmbedder(),
+            _WordChunker(),
+            on_progress=lambda d, t, p: seen.append((p.stage, d, t, p.files_ready)),
+        )
+        assert not report.cancelled and report.pending == 0 and report.embedded == 6
+        assert 0 < report.searchable_seconds <= report.seconds
+        stages = [st for st, *_ in seen]
+        assert stages.index("embedding") > max(i for i, st in enumerate(stages) if st == "indexing")
+        assert ("embedding", 7, 7, 7) in seen and stages[-1] == "done"
+        again = index_folder(folder, s, _CountingEmbedder(), _WordChunker())
+        assert again.embedded == 0 and again.count(FileStatus.UNCHANGED) == 7
+
+
+@pytest.mark.slow
+def test_a_question_asked_while_embedding_gets_an_answer_with_a_note(tmp_path, monkeypatch):
+    from rag.engine import Engine
+    from tests.fakes import FakeLLM
+
+    monkeypatch.setenv("QUARRY_DATA_DIR", str(tmp_path / "data"))
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "travel.md").write_text(
+        "# Travel\n\nThe daily meal allowance in Berlin is 62 euros.\n", encoding="utf-8"
+    )
+    with Engine() as engine:
+        engine.open_folder(folder)
+        # Phase one only, as when a question arrives before the meaning index is built.
+        index_folder(folder, engine._store, engine.embedder, engine._get_chunker(), embed=False)
+        assert engine.meaning_index() == (0, 1)
+        hits = engine.search("meal allowance Berlin", 3)
+        assert hits and hits[0].file == "travel.md"
+        engine._llm = FakeLLM(default_reply="The allowance is 62 euros [1].")
+        answer = engine.ask("What is the meal allowance in Berlin?")
+        assert "62 euros" in answer.text
+        assert "meaning index is 0% built" in answer.note
+        report = engine.index()
+        assert report.embedded == 1 and engine.meaning_index() == (1, 1)
+        assert "meaning index" not in engine.ask("And in Berlin?").note
