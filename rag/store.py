@@ -228,49 +228,20 @@ class IndexStore:
         db = directory / CATALOG
         reason = "a rebuild was asked for" if rebuild else ""
         if not rebuild and db.exists():
-            conn: sqlite3.Connection | None = None
-            try:
-                conn, read_only = _open_existing(db)
-                _check_integrity(conn)
-                if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
-                    stored = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-                    reason = _meta_difference(stored, wanted)
-                else:  # created, but the run that created it failed before its first commit
-                    reason = "the index was left unfinished"
-                if not reason:
-                    if stored.get(_VECTOR_KEY) != _encode_meta(vector_index) and not read_only:
-                        with _transaction(conn):
-                            conn.execute(
-                                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                                (_VECTOR_KEY, _encode_meta(vector_index)),
-                            )
-                    return cls(directory, conn, meta["dim"], "", vector_index, read_only)
-                if read_only:
-                    conn.close()
-                    raise IndexReadOnlyError(
-                        f"The index in {directory} was built with other settings ({reason}) "
-                        f"and its folder is read-only, so it cannot be rebuilt; use the "
-                        f"settings it was built with or a writable data folder."
-                    )
-                log.info("Rebuilding the index in %s: %s", directory, reason)
-                with _held(directory):
-                    _reset(conn, wanted, vector_index)
-                return cls(directory, conn, meta["dim"], reason, vector_index, False)
-            except sqlite3.Error as exc:
-                if conn is not None:
-                    conn.close()
-                if not errors.is_damage(exc):
-                    raise _store_error(exc, directory, "open") from exc
-                reason = f"the index catalog was damaged ({exc})"
-            except OSError as exc:
-                if conn is not None:
-                    conn.close()
-                raise _store_error(exc, directory, "open") from exc
+            found, reason = cls._existing(directory, meta, wanted, vector_index, locked=False)
+            if found is not None:
+                return found
         if reason:
             log.info("Rebuilding the index in %s: %s", directory, reason)
         try:
             directory.mkdir(parents=True, exist_ok=True)
             with _held(directory):
+                if not rebuild and db.exists():
+                    # Another process may have made (or rebuilt) it while this one waited.
+                    found, why = cls._existing(directory, meta, wanted, vector_index, locked=True)
+                    if found is not None:
+                        return found
+                    reason = why or reason
                 _remove_index_files(directory)
                 conn = _connect(db)
                 try:
@@ -288,6 +259,54 @@ class IndexStore:
                 ) from exc
             raise _store_error(exc, directory, "create") from exc
         return cls(directory, conn, meta["dim"], reason, vector_index, False)
+
+    @classmethod
+    def _existing(
+        cls,
+        directory: Path,
+        meta: dict[str, Any],
+        wanted: dict[str, Any],
+        vector_index: str,
+        locked: bool,
+    ) -> tuple[IndexStore | None, str]:
+        """Open the catalog that exists in ``directory``: (the store, "") when it serves
+        ``wanted`` (emptied in place when it was built differently), or (None, why)
+        when it is damaged or unfinished and has to be made afresh."""
+        db = directory / CATALOG
+        conn: sqlite3.Connection | None = None
+        try:
+            conn, read_only = _open_existing(db)
+            _check_integrity(conn)
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+                conn.close()  # created, but the run that created it failed before its commit
+                return None, "the index was left unfinished"
+            stored = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            reason = _meta_difference(stored, wanted)
+            if not reason:
+                if stored.get(_VECTOR_KEY) != _encode_meta(vector_index) and not read_only:
+                    with _transaction(conn):
+                        conn.execute(
+                            "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                            (_VECTOR_KEY, _encode_meta(vector_index)),
+                        )
+                return cls(directory, conn, meta["dim"], "", vector_index, read_only), ""
+            if read_only:
+                conn.close()
+                raise IndexReadOnlyError(
+                    f"The index in {directory} was built with other settings ({reason}) "
+                    f"and its folder is read-only, so it cannot be rebuilt; use the "
+                    f"settings it was built with or a writable data folder."
+                )
+            log.info("Rebuilding the index in %s: %s", directory, reason)
+            with contextlib.nullcontext() if locked else _held(directory):
+                _reset(conn, wanted, vector_index)
+            return cls(directory, conn, meta["dim"], reason, vector_index, False), ""
+        except (sqlite3.Error, OSError) as exc:
+            if conn is not None:
+                conn.close()
+            if not errors.is_damage(exc):
+                raise _store_error(exc, directory, "open") from exc
+            return None, f"the index catalog was damaged ({exc})"
 
     # -- one writer ----------------------------------------------------------
     @contextlib.contextmanager
