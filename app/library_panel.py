@@ -148,6 +148,8 @@ class LibraryPanel(QWidget):
             )
             item.setData(2, Qt.ItemDataRole.DisplayRole, f.chunks)
             tip = f"{f.file}: {f.reason}" if f.reason else f.file
+            if f.profile:
+                tip += f"\n{f.profile}"
             for col in range(3):
                 item.setToolTip(col, plain_tip(tip))
             if f.status is FileStatus.FAILED:

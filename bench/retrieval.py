@@ -1,12 +1,22 @@
 """Retrieval quality: hit@1/5/10 for Quarry against the plain LangChain tutorial pipeline.
 
-Sets: sec10q (is a top-k passage from the right filing?), XQuAD English and
-Chinese (is the paragraph holding the answer among the top k? one file per
-paragraph). The baseline is RecursiveCharacterTextSplitter(1000, 200) over the
-same page texts, the same embedding model, and FAISS inner-product top-k, built
-in the same run.
+Sets:
+  fb-dev       FinanceBench dev: 17 analyst questions over its 15 filings; is a top-k
+               passage from the right filing (file) and from the right page (page)?
+  fb-all       the same questions over the FinanceBench and sec10q filings together
+               (35 filings, 15 companies: more companies and years to confuse)
+  sec10q       is a top-k passage from the right filing?
+  xquad-en, xquad-zh     is the paragraph holding the answer among the top k? (one file
+               per paragraph)
+  xquad-zh-en, xquad-en-zh   Chinese questions over the English paragraphs, and the reverse
+The baseline is RecursiveCharacterTextSplitter(1000, 200) over the same page texts, the
+same embedding model, and FAISS inner-product top-k, built in the same run. Misses
+(not in the top 5) are printed with the file and page the first hit landed in.
 
-    python bench/retrieval.py [--sets sec10q,xquad-en,xquad-zh] [--limit N]
+Indexes are kept under bench/out (Quarry's, and the baseline's vectors keyed by their
+texts), so a rerun after a query-side change embeds nothing again.
+
+    python bench/retrieval.py [--sets fb-dev,fb-all,sec10q,...] [--limit N] [--misses]
 """
 
 from __future__ import annotations
@@ -14,7 +24,9 @@ from __future__ import annotations
 import argparse
 import csv
 import fnmatch
+import hashlib
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -33,46 +45,121 @@ def sec10q() -> tuple[Path, list[tuple[str, list[str]]]]:
     return EVALSETS / "sec10q" / "docs", rows
 
 
-def xquad(lang: str) -> tuple[Path, list[tuple[str, list[str]]]]:
-    """Writes each paragraph to its own file once; the gold 'glob' is that file's name."""
+def xquad(lang: str, question_lang: str | None = None) -> tuple[Path, list[tuple[str, list[str]]]]:
+    """Writes each paragraph to its own file once; the gold 'glob' is that file's name.
+    With ``question_lang``, the questions are the parallel ones in that language."""
     folder = scratch(f"xquad-{lang}-docs")
     data = json.loads((EVALSETS / "xquad" / f"xquad.{lang}.json").read_text(encoding="utf-8"))
+    asked = data
+    if question_lang:
+        path = EVALSETS / "xquad" / f"xquad.{question_lang}.json"
+        asked = json.loads(path.read_text(encoding="utf-8"))
     rows = []
     n = 0
-    for article in data["data"]:
-        for para in article["paragraphs"]:
+    for article, q_article in zip(data["data"], asked["data"], strict=True):
+        for para, q_para in zip(article["paragraphs"], q_article["paragraphs"], strict=True):
             name = f"p{n:03d}.txt"
             path = folder / name
             if not path.exists():
                 path.write_text(para["context"], encoding="utf-8")
-            rows.extend((qa["question"], [name]) for qa in para["qas"])
+            rows.extend((qa["question"], [name]) for qa in q_para["qas"])
             n += 1
     return folder, rows
 
 
-def hit_at(ranked_files: list[list[str]], gold: list[list[str]]) -> dict[int, float]:
-    out = {}
-    for k in KS:
-        good = sum(
-            any(fnmatch.fnmatch(f, g) for f in files[:k] for g in globs)
-            for files, globs in zip(ranked_files, gold, strict=True)
-        )
-        out[k] = good / len(gold)
-    return out
+def financebench(with_sec10q: bool = False):
+    """FinanceBench dev questions with their gold (file, page) pairs; with ``with_sec10q``
+    over a folder holding the sec10q filings too."""
+    rows = []
+    for line in (EVALSETS / "financebench-dev" / "questions.jsonl").read_text().splitlines():
+        if line.strip():
+            d = json.loads(line)
+            rows.append((d["question"], [(g["file"], g["page"]) for g in d["gold"]]))
+    folder = EVALSETS / "financebench-dev" / "docs"
+    if with_sec10q:
+        both = scratch("fb-all-docs")
+        for src in (folder, EVALSETS / "sec10q" / "docs"):
+            for f in src.glob("*.pdf"):
+                if not (both / f.name).exists():
+                    shutil.copyfile(f, both / f.name)
+        folder = both
+    return folder, rows
 
 
-def quarry_ranked(folder: Path, questions: list[str], name: str) -> tuple[list[list[str]], dict]:
+def _hits(ranked: list[tuple[str, int | None]], gold, pages: bool, k: int) -> bool:
+    if pages:
+        return any((f, p) in gold for f, p in ranked[:k])
+    names = [g[0] if isinstance(g, tuple) else g for g in gold]
+    return any(fnmatch.fnmatch(f, g) for f, _ in ranked[:k] for g in names)
+
+
+def hit_at(ranked, gold, pages: bool = False) -> dict[int, float]:
+    """Share of questions with a gold file (or, with ``pages``, a gold (file, page)) among
+    the first k results."""
+    return {
+        k: sum(_hits(r, g, pages, k) for r, g in zip(ranked, gold, strict=True)) / len(gold)
+        for k in KS
+    }
+
+
+def print_misses(name: str, questions, ranked, gold, pages: bool) -> None:
+    for q, r, g in zip(questions, ranked, gold, strict=True):
+        if _hits(r, g, pages, 5):
+            continue
+        landed = ", ".join(f"{f} p.{p}" for f, p in r[:3]) or "nothing"
+        want = ", ".join(f"{x[0]} p.{x[1]}" if isinstance(x, tuple) else x for x in g)
+        print(f"  miss {name}: {' '.join(q.split())[:110]}\n      want {want}; got {landed}")
+
+
+class EmbeddingCache:
+    """Vectors of texts already embedded in an earlier run or set (bench/out/embeddings.sqlite),
+    so sets that share filings, and reruns after a query-side change, embed nothing again.
+    Only for measuring hit rates: index timings with a warm cache mean nothing."""
+
+    def __init__(self, embed, model_id: str) -> None:
+        import sqlite3
+
+        self._embed = embed
+        self._model = model_id
+        self._db = sqlite3.connect(scratch("cache") / "embeddings.sqlite")
+        self._db.execute("CREATE TABLE IF NOT EXISTS v (key TEXT PRIMARY KEY, vec BLOB)")
+
+    def __call__(self, texts: list[str]):
+        import numpy as np
+
+        keys = [hashlib.sha1(f"{self._model}\x00{t}".encode()).hexdigest() for t in texts]
+        found = {}
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            q = f"SELECT key, vec FROM v WHERE key IN ({','.join('?' * len(part))})"
+            found.update(self._db.execute(q, part).fetchall())
+        todo = [i for i, k in enumerate(keys) if k not in found]
+        if todo:
+            new = self._embed([texts[i] for i in todo])
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO v VALUES (?, ?)",
+                    [(keys[i], new[j].astype("float32").tobytes()) for j, i in enumerate(todo)],
+                )
+            for j, i in enumerate(todo):
+                found[keys[i]] = new[j].astype("float32").tobytes()
+        return np.stack([np.frombuffer(found[k], dtype=np.float32) for k in keys])
+
+
+def quarry_ranked(folder: Path, questions: list[str], name: str) -> tuple[list[list], dict]:
     import os
 
     from rag.engine import Engine
 
     os.environ["QUARRY_DATA_DIR"] = str(scratch(f"data-{name}"))
     with Engine() as engine:
+        emb = engine.embedder
+        emb.embed = EmbeddingCache(emb.embed, emb.model_id)
         t = time.perf_counter()
         report = engine.index(folder)
         index_s = time.perf_counter() - t
         t = time.perf_counter()
-        ranked = [[h.file for h in engine.search(q, k=max(KS))] for q in questions]
+        ranked = [[(h.file, h.page) for h in engine.search(q, k=max(KS))] for q in questions]
         search_s = (time.perf_counter() - t) / len(questions)
         chunks = sum(f.chunks for f in engine.files())
     return ranked, {
@@ -83,7 +170,7 @@ def quarry_ranked(folder: Path, questions: list[str], name: str) -> tuple[list[l
     }
 
 
-def baseline_ranked(folder: Path, questions: list[str], embedder) -> tuple[list[list[str]], dict]:
+def baseline_ranked(folder: Path, questions: list[str], embedder) -> tuple[list[list], dict]:
     import faiss
     import numpy as np
     from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -98,9 +185,15 @@ def baseline_ranked(folder: Path, questions: list[str], embedder) -> tuple[list[
         for page in load(path).pages:
             for piece in splitter.split_text(page.text):
                 texts.append(piece)
-                files.append(rel)
+                files.append((rel, page.number))
     t = time.perf_counter()
-    vecs = embedder.embed(texts)
+    key = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:16]
+    cached = scratch("baseline-vectors") / f"{key}.npy"
+    if cached.exists():
+        vecs = np.load(cached)
+    else:
+        vecs = embedder.embed(texts)
+        np.save(cached, vecs)
     index = faiss.IndexFlatIP(vecs.shape[1])
     index.add(vecs)
     index_s = time.perf_counter() - t
@@ -118,40 +211,59 @@ def baseline_ranked(folder: Path, questions: list[str], embedder) -> tuple[list[
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sets", default="sec10q,xquad-en,xquad-zh")
+    ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--limit", type=int, default=0, help="questions per set (0 = all)")
+    ap.add_argument("--misses", action="store_true", help="print every miss at 5")
     args = ap.parse_args()
 
     from rag.embeddings import Embedder
 
     embedder = Embedder("default")
-    sets = {"sec10q": sec10q, "xquad-en": lambda: xquad("en"), "xquad-zh": lambda: xquad("zh")}
-    print(f"{'set':10} {'system':9} {'hit@1':>6} {'hit@5':>6} {'hit@10':>6}  notes")
+    embedder.embed = EmbeddingCache(embedder.embed, embedder.model_id)
+    print(f"{'set':15} {'system':9} {'hit@1':>6} {'hit@5':>6} {'hit@10':>6}  notes")
     for name in args.sets.split(","):
-        folder, rows = sets[name]()
+        folder, rows = SETS[name]()
         if args.limit:
             rows = rows[: args.limit]
         questions = [q for q, _ in rows]
         gold = [g for _, g in rows]
         ours, info = quarry_ranked(folder, questions, name)
         base, binfo = baseline_ranked(folder, questions, embedder)
-        h_ours, h_base = hit_at(ours, gold), hit_at(base, gold)
-        print(
-            f"{name:10} {'quarry':9} "
-            + " ".join(f"{h_ours[k]:6.3f}" for k in KS)
-            + f"  {len(rows)} questions, {info['chunks']} chunks, "
-            f"search {info['search_ms']:.1f} ms/question"
-        )
-        print(
-            f"{name:10} {'baseline':9} "
-            + " ".join(f"{h_base[k]:6.3f}" for k in KS)
-            + f"  {binfo['chunks']} chunks"
-        )
-        print(
-            f"{name:10} {'ratio':9} "
-            + " ".join(f"{h_ours[k] / h_base[k] if h_base[k] else float('inf'):6.2f}" for k in KS)
-        )
+        levels = [("file", False)] + ([("page", True)] if name.startswith("fb") else [])
+        for level, pages in levels:
+            label = f"{name}{' ' + level if len(levels) > 1 else ''}"
+            h_ours, h_base = hit_at(ours, gold, pages), hit_at(base, gold, pages)
+            print(
+                f"{label:15} {'quarry':9} "
+                + " ".join(f"{h_ours[k]:6.3f}" for k in KS)
+                + f"  {len(rows)} questions, {info['chunks']} chunks, "
+                f"search {info['search_ms']:.1f} ms/question"
+            )
+            print(
+                f"{label:15} {'baseline':9} "
+                + " ".join(f"{h_base[k]:6.3f}" for k in KS)
+                + f"  {binfo['chunks']} chunks"
+            )
+            print(
+                f"{label:15} {'ratio':9} "
+                + " ".join(
+                    f"{h_ours[k] / h_base[k] if h_base[k] else float('inf'):6.2f}" for k in KS
+                )
+            )
+        if args.misses or name.startswith("fb"):
+            print_misses(name, questions, ours, gold, pages=name.startswith("fb"))
     print(f"peak RSS {peak_rss_mb():.0f} MB")
+
+
+SETS = {
+    "fb-dev": financebench,
+    "fb-all": lambda: financebench(with_sec10q=True),
+    "sec10q": sec10q,
+    "xquad-en": lambda: xquad("en"),
+    "xquad-zh": lambda: xquad("zh"),
+    "xquad-zh-en": lambda: xquad("en", question_lang="zh"),
+    "xquad-en-zh": lambda: xquad("zh", question_lang="en"),
+}
 
 
 if __name__ == "__main__":

@@ -22,7 +22,10 @@ document for formats streamed in sections.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import functools
+import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
 from rag.types import Chunk, Page
@@ -164,3 +167,65 @@ class Chunker:
                 )
             if page.headings:
                 heading = page.headings[-1][1]
+
+
+CONTEXT_CHARS = 200  # of profile line and heading put before a chunk; fits the room
+# Engine leaves in the embedding window beside a chunk of chunk_tokens.
+
+
+def contextual_text(chunk: Chunk) -> str:
+    """What is embedded for ``chunk``: its document's line (organisation, kind, period) and
+    nearest heading, then the passage. A question names the company and the statement
+    ("Lockheed Martin's FY2021 cash flow") that the passage itself rarely repeats. The
+    stored text and offsets stay the passage's own."""
+    context = " · ".join(x for x in (chunk.title, chunk.heading) if x)[:CONTEXT_CHARS]
+    return f"{context}\n{chunk.text}" if context else chunk.text
+
+
+_TOP_LINES = 6
+_LINE = re.compile(r"[^\n]+")
+
+
+def with_page_headings(pages: Iterable[Page]) -> Iterator[Page]:
+    """``pages``, where a paged format gave no headings, with the heading read from each
+    page's top lines: a short, title-cased line such as "Consolidated Balance Sheets".
+
+    Lines that top most pages (running headers like "Table of Contents") are skipped
+    once seen on two earlier pages, so a statement page is known by its statement.
+    """
+    seen: Counter[str] = Counter()
+    for page in pages:
+        if page.headings or page.number is None:
+            yield page
+            continue
+        top = []
+        for m in _LINE.finditer(page.text):
+            line = " ".join(m.group().split())
+            if line:
+                top.append((m.start() + len(m.group()) - len(m.group().lstrip()), line))
+            if len(top) == _TOP_LINES:
+                break
+        picked = [(at, line) for at, line in top if seen[line] < 2 and _heading_like(line)][:2]
+        for _, line in top:
+            seen[line] += 1
+        if picked:
+            heading = " · ".join(line for _, line in picked)
+            yield dataclasses.replace(page, headings=((picked[0][0], heading),))
+        else:
+            yield page
+
+
+def _heading_like(line: str) -> bool:
+    if not 3 <= len(line) <= 90 or line.endswith((".", ",", ";", ":", "。", "，")):
+        return False
+    cjk = sum(1 for c in line if "\u4e00" <= c <= "\u9fff")
+    if cjk >= 2:
+        return len(line) <= 30
+    words = [w for w in re.findall(r"[A-Za-z][A-Za-z'’&-]*", line)]
+    if not words or len(line.split()) > 12:
+        return False
+    letters = sum(c.isalpha() for c in line)
+    if letters < 0.6 * len(line.replace(" ", "")):
+        return False
+    long = [w for w in words if len(w) >= 4]
+    return bool(long) and sum(w[0].isupper() for w in long) >= 0.6 * len(long)

@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--list-models", action="store_true", help="List the models Quarry can use and exit."
     )
     mode.add_argument(
+        "--profiles",
+        action="store_true",
+        help="List what each document of the folder is (organisations, period, kind, "
+        "language) and exit.",
+    )
+    mode.add_argument(
         "--smoke-test",
         action="store_true",
         help="Open the window, index the folder, ask one question, and exit.",
@@ -78,12 +84,12 @@ def run(argv: list[str], open_window: OpenWindow | None = None) -> int:
     settings = live.effective
     if ns.list_models:
         return _list_models(ns.json)
-    if ns.search is None and ns.ask is None:
+    if ns.search is None and ns.ask is None and not ns.profiles:
         if open_window is None:
             parser.error("give --search or --ask (the window is not available here)")
         return open_window(live, Path(ns.docs) if ns.docs else None, ns.smoke_test)
     if not ns.docs:
-        parser.error("--search and --ask need --docs DIR")
+        parser.error("--search, --ask and --profiles need --docs DIR")
 
     try:
         return _headless(ns, settings)
@@ -132,6 +138,8 @@ def _headless(ns: argparse.Namespace, settings: Settings) -> int:
         ):
             print("quarry: nothing could be indexed in this folder.", file=sys.stderr)
             return EXIT_NOTHING
+        if ns.profiles:
+            return _profiles(engine, ns.json)
         try:
             if ns.search is not None:
                 return _search(engine, ns.search, settings.retrieval.k, ns.json)
@@ -182,6 +190,22 @@ def _search(engine, arg: str, k: int, as_json: bool) -> int:
             where = h.file + (f", p. {h.page}" if h.page else "")
             print(f"[{i}] {where}  (score {h.score:.2f})")
             print("    " + " ".join(h.text.split())[:400])
+    return EXIT_OK
+
+
+def _profiles(engine, as_json: bool) -> int:
+    from rag.profiles import Profile
+
+    profiles = engine.profiles()
+    if as_json:
+        print(json.dumps(profiles, ensure_ascii=False, indent=1))
+        return EXIT_OK
+    for path in sorted(profiles):
+        p = Profile.from_json(profiles[path])
+        print(f"{path}\n    {p.line()}")
+        for org in p.organisations:
+            if org.aliases:
+                print(f"    also: {', '.join(org.aliases)}")
     return EXIT_OK
 
 

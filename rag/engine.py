@@ -107,6 +107,8 @@ class Engine:
         return size, min(s.chunk_overlap, size // 2)
 
     def _index_meta(self) -> dict:
+        from rag.multilingual import MODEL_ID
+
         emb = self.embedder
         size, overlap = self._chunk_sizes()
         return {
@@ -115,6 +117,7 @@ class Engine:
             "dim": emb.dim,
             "chunk_tokens": size,
             "chunk_overlap": overlap,
+            "multilingual_model": MODEL_ID,
         }
 
     def open_folder(self, folder: Path) -> None:
@@ -237,10 +240,23 @@ class Engine:
         return self._store.outline(limit)
 
     def files(self) -> list[FileReport]:
-        """Every file the open folder's index knows about, with its status."""
+        """Every file the open folder's index knows about, with its status and what it is."""
         if self._store is None:
             return []
-        return [FileReport(r.path, r.status, r.reason, r.chunks) for r in self._store.all_files()]
+        from rag.profiles import Profile
+
+        lines = {path: Profile.from_json(d).line() for path, d in self._store.profiles().items()}
+        return [
+            FileReport(r.path, r.status, r.reason, r.chunks, lines.get(r.path, ""))
+            for r in self._store.all_files()
+        ]
+
+    def profiles(self) -> dict[str, dict]:
+        """Each indexed file's document profile (title, organisations, periods, kind,
+        language; see rag.profiles), as JSON by path."""
+        if self._store is None:
+            return {}
+        return self._store.profiles()
 
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         """The best passages for ``question``. Damage found in the index empties it (so the

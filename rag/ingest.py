@@ -18,19 +18,22 @@ crash, a kill or "Stop" loses at most the batch in hand.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag import lexical
+from rag import lexical, multilingual
+from rag.chunking import contextual_text, with_page_headings
 from rag.errors import os_reason
 from rag.loaders import LoadError, NoTextError, load
+from rag.profiles import Profile, build_profile
 from rag.progress import estimate_left
 from rag.scan import content_hash, file_fingerprint, scan_folder
-from rag.types import Chunk, FileReport, FileStatus, IndexProgress, IndexReport
+from rag.types import Chunk, FileReport, FileStatus, IndexProgress, IndexReport, Page
 
 ProgressFn = Callable[[int, int, IndexProgress], None]
 StopFn = Callable[[], bool]
@@ -54,6 +57,7 @@ class _Work:
     mtime_ns: int
     digest: str
     chunks: list[Chunk] | None = None
+    profile: Profile | None = None
     report: FileReport | None = None  # set when there is nothing to embed
     touch_only: bool = False  # content unchanged, only the fingerprint moved
 
@@ -73,7 +77,8 @@ def index_folder(
 
     With ``embed=False`` only phase one runs; the chunks wait for
     :func:`embed_pending`. ``embed_text(chunk)`` is the text given to the embedding
-    model for a stored chunk (its own text by default).
+    model for a stored chunk (by default its profile line, heading and text:
+    :func:`rag.chunking.contextual_text`).
     """
     started = time.monotonic()
     on_progress = on_progress or (lambda done, total, detail: None)
@@ -191,6 +196,10 @@ def embed_pending(
         readable = [i for i, s in enumerate(skip) if not s]
         unreadable = [c.id for c, s in zip(batch, skip, strict=True) if s]
         if unreadable:
+            ml = multilingual.shared()
+            if ml is not None:  # the multilingual space reads them instead (rag.multilingual)
+                texts_ml = [texts[i] for i, s in enumerate(skip) if s]
+                store.set_ml_vectors(unreadable, ml.embed_passages(texts_ml))
             store.set_vectors(unreadable, None)
         if readable:
             vectors = embedder.embed([texts[i] for i in readable])
@@ -211,7 +220,7 @@ def embed_pending(
 
 
 def _chunk_text(chunk) -> str:
-    return chunk.text
+    return contextual_text(chunk)
 
 
 def _produce(
@@ -271,7 +280,8 @@ def _prepare(path: Path, rel: str, store, chunker) -> _Work:
         return outcome(FileStatus.UNCHANGED, rec.reason, rec.chunks, touch_only=True)
     try:
         doc = load(path)
-        chunks = list(chunker.chunk(rel, doc.title, doc.pages))
+        profile, pages = _profiled(rel, doc)
+        chunks = list(chunker.chunk(rel, profile.line(), with_page_headings(pages)))
     except NoTextError as exc:
         return outcome(FileStatus.SKIPPED, exc.reason)
     except LoadError as exc:
@@ -282,7 +292,18 @@ def _prepare(path: Path, rel: str, store, chunker) -> _Work:
         return outcome(FileStatus.FAILED, f"could not be read ({type(exc).__name__}: {exc})")
     if not chunks:
         return outcome(FileStatus.SKIPPED, "no text to index")
-    return _Work(path, rel, size, mtime_ns, digest, chunks=chunks)
+    return _Work(path, rel, size, mtime_ns, digest, chunks=chunks, profile=profile)
+
+
+_PROFILE_PAGES = 3
+
+
+def _profiled(rel: str, doc) -> tuple[Profile, Iterator[Page]]:
+    """The document's profile, read from its first pages, and all its pages again."""
+    pages = iter(doc.pages)
+    head = list(itertools.islice(pages, _PROFILE_PAGES))
+    profile = build_profile(rel, doc.title, [p.text for p in head], doc.meta)
+    return profile, itertools.chain(head, pages)
 
 
 def _store_one(item: _Work, store) -> FileReport:
@@ -297,5 +318,6 @@ def _store_one(item: _Work, store) -> FileReport:
             store.touch_file(item.rel, item.size, item.mtime_ns)
         return item.report
     chunks = item.chunks or []
-    store.replace_file(item.rel, item.digest, item.size, item.mtime_ns, chunks, None)
+    profile = item.profile.to_json() if item.profile else None
+    store.replace_file(item.rel, item.digest, item.size, item.mtime_ns, chunks, None, profile)
     return FileReport(item.rel, FileStatus.INDEXED, "", len(chunks))

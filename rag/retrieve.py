@@ -36,8 +36,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag import lexical
+from rag import lexical, multilingual
 from rag.embeddings import Embedder
+from rag.profiles import Profile, document_prior
 from rag.store import IndexStore, StoredChunk
 from rag.types import Hit
 
@@ -52,6 +53,13 @@ CJK_LEXICAL_FULL = 0.5
 # like passage from another file. Measured on sec10q: hit@5 0.69 -> 0.87 (bench/retrieval.py).
 DOC_WEIGHT = 1.0
 DOC_CANDIDATES = 10
+# Documents whose profile fits the question (organisation, period, kind: rag.profiles) lift
+# their passages like the whole-document ranking does, and the few that fit best are also
+# searched on their own, so their passages are candidates even in a large folder.
+PROFILE_WEIGHT = 2.0
+FOCUS_SHARE = 0.75  # of the best prior, for a document to be searched on its own
+FOCUS_MAX = 6  # more fitting documents than this: the question is too broad to focus
+MIXED_SPACES_WEIGHT = 1.0  # see _candidates: folders with multilingual vectors
 MIN_DENSE_WEIGHT = 0.05  # the dense list still breaks ties for a question the model cannot read
 DUPLICATE_JACCARD = 0.9  # token-set similarity above which two passages say the same thing
 
@@ -70,6 +78,7 @@ class _Candidate:
     lexical_rank: int | None
     tokens: frozenset[str]
     score: float = 0.0
+    ml_cosine: float | None = None  # in the multilingual space, for chunks that have one
 
 
 class Retriever:
@@ -80,6 +89,33 @@ class Retriever:
         self.embedder = embedder
         # The lexical query runs in SQLite (GIL released) while the question is embedded.
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="quarry-lexical")
+        self._profiles: tuple[int, dict[str, Profile]] = (-1, {})
+        self._multilingual: tuple[int, bool] = (-1, False)
+        self._focus_ids: dict[tuple[int, tuple[str, ...]], list[int]] = {}
+
+    def profiles(self) -> dict[str, Profile]:
+        """The folder's document profiles, read again only when the index changed."""
+        generation = self.store.generation
+        if self._profiles[0] != generation:
+            loaded = {path: Profile.from_json(d) for path, d in self.store.profiles().items()}
+            self._profiles = (generation, loaded)
+            self._focus_ids.clear()
+        return self._profiles[1]
+
+    def _has_multilingual(self) -> bool:
+        generation = self.store.generation
+        if self._multilingual[0] != generation:
+            has = self.store.has_multilingual() and multilingual.shared() is not None
+            self._multilingual = (generation, has)
+        return self._multilingual[1]
+
+    def _chunk_ids_of(self, files: tuple[str, ...]) -> list[int]:
+        key = (self._profiles[0], files)
+        if key not in self._focus_ids:
+            if len(self._focus_ids) > 64:
+                self._focus_ids.clear()
+            self._focus_ids[key] = self.store.chunk_ids_of(files)
+        return self._focus_ids[key]
 
     def close(self) -> None:
         """Stop the helper thread (the store and embedder stay open: they are the caller's)."""
@@ -97,45 +133,70 @@ class Retriever:
         if not question:
             return []
         n = candidate_count(k)
-        lexical_future = self._pool.submit(self._lexical, question, n)
+        profiles = self.profiles()
+        prior = document_prior(question, profiles).prior
+        focus = _focus(prior, len(profiles))
+        lexical_future = self._pool.submit(self._lexical, question, n, focus)
         qvec = self.embedder.embed_query(question)
-        dense = self.store.dense_search(qvec, n)
+        dense = [self.store.dense_search(qvec, n)]
+        if focus:
+            dense.append(self.store.dense_search(qvec, n, within=self._chunk_ids_of(focus)))
+        ml = []
+        if self._has_multilingual():
+            mvec = multilingual.shared().embed_query(question)
+            ml = self.store.multilingual_search(mvec, n)
         lexical_hits, documents = lexical_future.result()
-        candidates = self._candidates(question, qvec, dense, lexical_hits, documents)
+        candidates = self._candidates(question, qvec, dense, lexical_hits, documents, prior, ml)
         candidates.sort(key=lambda c: c.rrf, reverse=True)
         hits = []
         for c in _distinct(candidates):
             if relevance_floor is not None and c.score < relevance_floor:
                 continue
-            hits.append(_hit(c))
+            p = profiles.get(c.chunk.file)
+            hits.append(_hit(c, p.to_json() if p else None))
             if len(hits) == k:
                 break
         return hits
 
-    def _lexical(self, question: str, n: int):
-        return (
-            self.store.lexical_search(question, n),
-            self.store.document_search(question, DOC_CANDIDATES),
-        )
+    def _lexical(self, question: str, n: int, focus: tuple[str, ...] = ()):
+        lists = [self.store.lexical_search(question, n)]
+        if focus:
+            lists.append(self.store.lexical_search(question, n, within=focus))
+        return lists, self.store.document_search(question, DOC_CANDIDATES)
 
     def _candidates(
         self,
         question: str,
         qvec: np.ndarray,
-        dense: list[tuple[int, float]],
-        lexical_hits: list[tuple[int, float]],
+        dense: list[list[tuple[int, float]]],
+        lexical_hits: list[list[tuple[int, float]]],
         documents: list[tuple[str, float]] = (),
+        prior: dict[str, float] | None = None,
+        ml: list[tuple[int, float]] = (),
     ) -> list[_Candidate]:
+        """Fuse the ranked lists (the whole folder's, and the focused documents' when the
+        question fits a few; the multilingual space's for passages in CJK) with the
+        document-level evidence."""
         cjk = lexical.cjk_share(question)
         w = 1.0 - cjk if getattr(self.embedder, "english_only", False) else 1.0
         rrf: dict[int, float] = {}
-        cosine = dict(dense)
-        for rank, (cid, _) in enumerate(dense, 1):
-            rrf[cid] = rrf.get(cid, 0.0) + max(w, MIN_DENSE_WEIGHT) / (RRF_K + rank)
-        lex_rank = {}
-        for rank, (cid, _) in enumerate(lexical_hits, 1):
+        cosine: dict[int, float] = {}
+        # Passages with a multilingual vector are in a script the main model cannot read:
+        # the multilingual space ranks them instead of the main model's noise.
+        ml_ids = self.store.multilingual_ids() if ml else frozenset()
+        for ranked in dense:
+            cosine.update(ranked)
+            ranked = [(cid, s) for cid, s in ranked if cid not in ml_ids]
+            for rank, (cid, _) in enumerate(ranked, 1):
+                rrf[cid] = rrf.get(cid, 0.0) + max(w, MIN_DENSE_WEIGHT) / (RRF_K + rank)
+        ml_cosine = dict(ml)
+        for rank, (cid, _) in enumerate(ml, 1):
             rrf[cid] = rrf.get(cid, 0.0) + 1.0 / (RRF_K + rank)
-            lex_rank[cid] = rank
+        lex_rank: dict[int, int] = {}
+        for ranked in lexical_hits:
+            for rank, (cid, _) in enumerate(ranked, 1):
+                rrf[cid] = rrf.get(cid, 0.0) + 1.0 / (RRF_K + rank)
+                lex_rank[cid] = min(rank, lex_rank.get(cid, rank))
         if not rrf:
             return []
         missing = [cid for cid in rrf if cid not in cosine]
@@ -148,13 +209,20 @@ class Retriever:
         weights = self._idf(lexical.query_tokens(question))
         total = sum(weights.values())
         doc_bonus = document_bonus(documents)
+        prior = prior or {}
         out = []
         for row in rows:
             tokens = frozenset(token_text.get(row.id, "").split())
             covered = sum(w for t, w in weights.items() if t in tokens) / total if total else 0.0
             fused = rrf[row.id] + doc_bonus.get(row.file, 0.0)
+            fused += PROFILE_WEIGHT / (RRF_K + 1) * prior.get(row.file, 0.0)
             c = _Candidate(row, fused, cosine.get(row.id, 0.0), lex_rank.get(row.id), tokens)
-            c.score = relevance(c.cosine, covered, w, cjk)
+            c.ml_cosine = ml_cosine.get(row.id)
+            c.score = relevance(c.cosine, covered, w, cjk, c.ml_cosine)
+            if ml:
+                # Two vector spaces rank different passages; a first place in each is not
+                # worth the same, so the absolute relevance joins the fusion.
+                c.rrf += MIXED_SPACES_WEIGHT / (RRF_K + 1) * c.score
             out.append(c)
         return out
 
@@ -164,6 +232,17 @@ class Retriever:
         n = max(self.store.count_chunks(), 1)
         df = self.store.term_document_counts(tokens)
         return {t: math.log(1.0 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in tokens}
+
+
+def _focus(prior: dict[str, float], n_files: int) -> tuple[str, ...]:
+    """The documents a question plainly points at (best prior, a few of them), or ()."""
+    if not prior:
+        return ()
+    best = max(prior.values())
+    chosen = sorted(path for path, p in prior.items() if p >= FOCUS_SHARE * best)
+    if len(chosen) > FOCUS_MAX or len(chosen) >= n_files:
+        return ()
+    return tuple(chosen)
 
 
 def document_bonus(documents: list[tuple[str, float]]) -> dict[str, float]:
@@ -186,10 +265,20 @@ def document_bonus(documents: list[tuple[str, float]]) -> dict[str, float]:
 
 
 def relevance(
-    cosine: float, lexical_coverage: float, dense_weight: float = 1.0, cjk_share: float = 0.0
+    cosine: float,
+    lexical_coverage: float,
+    dense_weight: float = 1.0,
+    cjk_share: float = 0.0,
+    ml_cosine: float | None = None,
 ) -> float:
-    """The absolute 0..1 relevance of a passage (see the module docstring)."""
-    dense = min(1.0, max(0.0, (cosine - COS_NONE) / (COS_FULL - COS_NONE))) * dense_weight
+    """The absolute 0..1 relevance of a passage (see the module docstring); a passage with
+    a multilingual vector (in a script the main model cannot read) takes its dense
+    evidence from the multilingual space alone."""
+    if ml_cosine is not None:
+        span = multilingual.COS_FULL - multilingual.COS_NONE
+        dense = min(1.0, max(0.0, (ml_cosine - multilingual.COS_NONE) / span))
+    else:
+        dense = min(1.0, max(0.0, (cosine - COS_NONE) / (COS_FULL - COS_NONE))) * dense_weight
     full = 1.0 - (1.0 - CJK_LEXICAL_FULL) * cjk_share
     lex = min(1.0, max(0.0, lexical_coverage / full))
     return 1.0 - (1.0 - dense) * (1.0 - lex)
@@ -221,7 +310,7 @@ def _duplicates(a: _Candidate, b: _Candidate) -> bool:
     return shared / (len(a.tokens) + len(b.tokens) - shared) >= DUPLICATE_JACCARD
 
 
-def _hit(c: _Candidate) -> Hit:
+def _hit(c: _Candidate, profile: dict | None = None) -> Hit:
     ch = c.chunk
     return Hit(
         chunk_id=ch.id,
@@ -235,4 +324,5 @@ def _hit(c: _Candidate) -> Hit:
         heading=ch.heading,
         dense_score=round(c.cosine, 4),
         lexical_rank=c.lexical_rank,
+        profile=profile,
     )

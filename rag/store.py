@@ -70,7 +70,7 @@ from rag.vectors.base import VectorIndex
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: document profiles
 CATALOG = "catalog.sqlite"
 WRITER_LOCK = "writer.lock"
 PRUNE_FROM = 5_000  # chunks; below this lexical search uses every query token
@@ -109,6 +109,14 @@ CREATE VIRTUAL TABLE lex USING fts5(
 CREATE VIRTUAL TABLE lex_terms USING fts5vocab(lex, 'row');
 CREATE VIRTUAL TABLE docs USING fts5(
     tokens, tokenize = "unicode61 remove_diacritics 2 tokenchars '.'");
+CREATE TABLE ml_vectors (
+    chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+    vector BLOB NOT NULL
+);
+CREATE TABLE profiles (
+    file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+    profile TEXT NOT NULL
+);
 """
 # Added beside schema 2 without a rebuild: an index made before it simply has no
 # chunk waiting for a vector.
@@ -178,6 +186,7 @@ class IndexStore:
         self._conn = conn
         self._lock = threading.RLock()
         self._closed = False
+        self._ml: tuple | None = None  # multilingual (generation, ids, vectors, id set)
         self._writer = FileLock(directory / WRITER_LOCK)
         with self._guard("open"):
             if (
@@ -362,13 +371,17 @@ class IndexStore:
         mtime_ns: int,
         chunks: list[Chunk],
         vectors: np.ndarray | None,
+        profile: dict | None = None,
+        ml_vectors: dict[int, np.ndarray] | None = None,
     ) -> list[int]:
         """Make ``chunks`` (with their ``vectors``) the only chunks of file ``rel``.
 
         One transaction: after a crash the file has either all its old chunks or
         all its new ones. Returns the new chunk ids. With ``vectors=None`` the
         chunks are searchable by their words at once and wait in ``pending`` for
-        :meth:`set_vectors`.
+        :meth:`set_vectors`. ``profile`` (a :class:`rag.profiles.Profile` as JSON) is
+        kept with the file; ``ml_vectors`` are multilingual vectors of some chunks, by
+        their position in ``chunks`` (see :mod:`rag.multilingual`).
         """
         waiting = vectors is None
         if waiting:
@@ -418,6 +431,16 @@ class IndexStore:
                         _valid(lexical.index_text(_file_words(rel), *_document_text(chunks))),
                     ),
                 )
+                for i, vec in (ml_vectors or {}).items():
+                    self._conn.execute(
+                        "INSERT INTO ml_vectors VALUES (?, ?)",
+                        (ids[i], np.asarray(vec, dtype=np.float32).tobytes()),
+                    )
+                self._conn.execute("DELETE FROM profiles WHERE file_id = ?", (file_id,))
+                if profile is not None:
+                    self._conn.execute(
+                        "INSERT INTO profiles VALUES (?, ?)", (file_id, _encode_meta(profile))
+                    )
             if waiting:
                 self._vectors_follow(before, old)
             else:
@@ -506,14 +529,73 @@ class IndexStore:
             self._vectors_follow(before, old)
         return bool(gone)
 
+    def profiles(self) -> dict[str, dict]:
+        """Each indexed file's profile (JSON, see :mod:`rag.profiles`), by path."""
+        with self._lock, self._guard("read"):
+            rows = self._conn.execute(
+                "SELECT f.path, p.profile FROM profiles p JOIN files f ON f.id = p.file_id"
+            ).fetchall()
+        return {path: json.loads(text) for path, text in rows}
+
+    def _multilingual(self) -> tuple[int, np.ndarray, np.ndarray, frozenset[int]]:
+        with self._lock, self._guard("read"):
+            generation = self.generation
+            if self._ml is None or self._ml[0] != generation:
+                rows = self._conn.execute("SELECT chunk_id, vector FROM ml_vectors").fetchall()
+                ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+                vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+                matrix = vecs.reshape(len(rows), -1) if len(rows) else vecs
+                self._ml = (generation, ids, matrix, frozenset(ids.tolist()))
+            return self._ml
+
+    def set_ml_vectors(self, ids: list[int], vectors: np.ndarray) -> None:
+        """Give chunks their multilingual vectors (see :mod:`rag.multilingual`)."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        with self._lock, self._write():
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO ml_vectors SELECT id, ? FROM chunks WHERE id = ?",
+                [(v.tobytes(), int(cid)) for cid, v in zip(ids, vectors, strict=True)],
+            )
+
+    def multilingual_ids(self) -> frozenset[int]:
+        """The chunks that have a multilingual vector."""
+        return self._multilingual()[3]
+
+    def multilingual_search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The ``k`` chunks nearest ``vector`` in the multilingual space (only the chunks
+        that have a multilingual vector), as (chunk id, cosine), best first."""
+        _, ids, matrix, _ = self._multilingual()
+        if not len(ids) or k < 1:
+            return []
+        scores = matrix @ np.asarray(vector, dtype=np.float32)
+        top = np.argsort(-scores)[:k]
+        return [(int(ids[i]), float(scores[i])) for i in top]
+
+    def has_multilingual(self) -> bool:
+        with self._lock, self._guard("read"):
+            return self._conn.execute("SELECT 1 FROM ml_vectors LIMIT 1").fetchone() is not None
+
+    def chunk_ids_of(self, paths: Iterable[str]) -> list[int]:
+        """The ids of every chunk of these files."""
+        return [
+            int(r[0])
+            for r in self._select_in(
+                "SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path IN ",
+                list(paths),
+            )
+        ]
+
     # -- search --------------------------------------------------------------
     @property
     def vectors(self) -> VectorIndex:
         """The vector index (kept in step with the catalog by this store)."""
         return self._vectors
 
-    def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """The ``k`` chunks nearest ``vector`` as (chunk id, cosine similarity), best first."""
+    def dense_search(
+        self, vector: np.ndarray, k: int, within: Iterable[int] | None = None
+    ) -> list[tuple[int, float]]:
+        """The ``k`` chunks nearest ``vector`` as (chunk id, cosine similarity), best first;
+        only among the chunk ids ``within`` when given."""
         q = np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
         if q.shape[0] != self.dim:
             raise ValueError(f"query vector has {q.shape[0]} dimensions, the index {self.dim}")
@@ -521,6 +603,9 @@ class IndexStore:
             if self._closed:
                 raise IndexStoreError("The index is closed.")
             self._ensure_synced()
+            if within is not None:
+                allowed = np.fromiter(within, dtype=np.int64)
+                return self._vectors.search(q, k, allowed) if len(allowed) else []
             return self._vectors.search(q, k)
 
     def document_search(self, query: str, k: int) -> list[tuple[str, float]]:
@@ -542,7 +627,9 @@ class IndexStore:
             ).fetchall()
         return [(path, -float(score)) for path, score in rows]
 
-    def lexical_search(self, query: str, k: int) -> list[tuple[int, float]]:
+    def lexical_search(
+        self, query: str, k: int, within: Iterable[str] | None = None
+    ) -> list[tuple[int, float]]:
         """The ``k`` best BM25 matches for ``query`` as (chunk id, score), best first.
 
         The score is SQLite's bm25() negated, so higher is better; it only ranks
@@ -550,15 +637,24 @@ class IndexStore:
         and any token may match (OR). In a large index, tokens found in more than
         ``COMMON_SHARE`` of the chunks are left out when rarer ones exist: they add
         little to BM25 but most of its cost (14 ms of a search at 100k chunks).
+        With ``within`` (file paths), only those files' chunks are searched.
         """
         tokens = self._selective(lexical.query_tokens(query))
         if not tokens or k < 1:
             return []
         expr = " OR ".join(f'"{t}"' for t in tokens)
+        sql, args = "SELECT rowid, rank FROM lex WHERE lex MATCH ?", [expr]
+        if within is not None:
+            paths = list(within)
+            if not paths:
+                return []
+            sql += (
+                " AND rowid IN (SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id "
+                f"WHERE f.path IN ({','.join('?' * len(paths))}))"
+            )
+            args += paths
         with self._lock, self._guard("read"):
-            rows = self._conn.execute(
-                "SELECT rowid, rank FROM lex WHERE lex MATCH ? ORDER BY rank LIMIT ?", (expr, k)
-            ).fetchall()
+            rows = self._conn.execute(sql + " ORDER BY rank LIMIT ?", (*args, k)).fetchall()
         return [(int(r), -float(s)) for r, s in rows]
 
     def _selective(self, tokens: list[str]) -> list[str]:
@@ -793,6 +889,9 @@ class IndexStore:
     def _delete_chunks_of(self, rel: str) -> np.ndarray:
         self._conn.execute(
             "DELETE FROM docs WHERE rowid = (SELECT id FROM files WHERE path = ?)", (rel,)
+        )
+        self._conn.execute(
+            "DELETE FROM profiles WHERE file_id = (SELECT id FROM files WHERE path = ?)", (rel,)
         )
         old = np.asarray(
             [

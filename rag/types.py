@@ -77,9 +77,10 @@ class Hit:
     heading: str = ""
     dense_score: float | None = None
     lexical_rank: int | None = None
+    profile: dict | None = None  # the document's profile (rag.profiles.Profile as JSON)
 
     def to_json(self) -> dict:
-        return {
+        d = {
             "file": self.file,
             "page": self.page,
             "score": round(self.score, 4),
@@ -87,6 +88,9 @@ class Hit:
             "start": self.start,
             "end": self.end,
         }
+        if self.profile is not None:
+            d["profile"] = self.profile
+        return d
 
 
 class FileStatus(StrEnum):
@@ -102,6 +106,7 @@ class FileReport:
     status: FileStatus
     reason: str = ""
     chunks: int = 0
+    profile: str = ""  # what the document is, in one line (rag.profiles.Profile.line)
 
 
 @dataclass

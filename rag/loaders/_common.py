@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -44,6 +44,7 @@ class LoadedDocument:
 
     title: str
     pages: Iterator[Page]
+    meta: dict[str, str] = field(default_factory=dict)  # e.g. a PDF's Title, Subject, Keywords
 
 
 class Loader(Protocol):

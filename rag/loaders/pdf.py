@@ -78,7 +78,8 @@ def load(path: Path) -> LoadedDocument:
     pdf = open_pdf(path)
     try:
         count = len(pdf)
-        meta = (pdf.get_metadata_value("Title") or "").strip()
+        info = {k: str(v) for k, v in pdf.get_metadata_dict().items() if v}
+        meta = info.get("Title", "").strip()
         first = [page_text(pdf, i) for i in range(min(count, 1))]
     except LoadError:
         pdf.close()
@@ -91,7 +92,8 @@ def load(path: Path) -> LoadedDocument:
         raise LoadError("the PDF has no pages")
     title = " ".join(meta.split())[:TITLE_MAX] if meaningful_title(meta) else ""
     title = title or first_line(first[0]) or path.stem
-    return LoadedDocument(title=title, pages=_pdf_pages(_texts(pdf, count, first[0])))
+    pages = _pdf_pages(_texts(pdf, count, first[0]))
+    return LoadedDocument(title=title, pages=pages, meta=info)
 
 
 def _texts(pdf, count: int, first: str) -> Iterator[str]:

