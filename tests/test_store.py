@@ -375,16 +375,17 @@ def test_damage_in_the_middle_of_the_catalog_is_found_on_open(index_dir: Path) -
         s.replace_file("a.txt", "h", 1, 1, chunks_for("a.txt", ["x"]), unit(1))
 
 
-def test_damage_met_by_a_query_is_an_index_damaged_error(index_dir: Path, monkeypatch) -> None:
+def test_damage_met_by_a_query_is_an_index_damaged_error(index_dir: Path) -> None:
     _big_catalog(index_dir)
     with IndexStore.open(index_dir, META) as s:
-        _damage_middle(index_dir / store.CATALOG)
+        root = s._conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'chunks'")
+        page = root.fetchone()[0]
+        with open(index_dir / store.CATALOG, "r+b") as f:  # garbage over the chunks' b-tree
+            f.seek((page - 1) * 4096)
+            f.write(os.urandom(4096))
         s._conn.execute("PRAGMA cache_size = 0")
         with pytest.raises(store.IndexDamagedError, match="damaged"):
-            for i in range(40):
-                s.lexical_search(f"passage {i}", 50)
-                s.chunks(range(1, 401))
-                s.all_files()
+            s.chunks(range(1, 401))
         s.read_only = True
 
 
