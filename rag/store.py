@@ -439,7 +439,8 @@ class IndexStore:
                 self._conn.execute("DELETE FROM profiles WHERE file_id = ?", (file_id,))
                 if profile is not None:
                     self._conn.execute(
-                        "INSERT INTO profiles VALUES (?, ?)", (file_id, _encode_meta(profile))
+                        "INSERT INTO profiles VALUES (?, ?)",
+                        (file_id, _encode_meta(_valid_values(profile))),
                     )
             if waiting:
                 self._vectors_follow(before, old)
@@ -1098,6 +1099,17 @@ def _valid(text: str) -> str:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:  # a surrogate that no file name decoding made
         return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _valid_values(value: Any) -> Any:
+    """``value`` (JSON-like) with every string made valid by :func:`_valid`."""
+    if isinstance(value, str):
+        return _valid(value)
+    if isinstance(value, dict):
+        return {_valid(str(k)): _valid_values(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_valid_values(v) for v in value]
+    return value
 
 
 def _record(row: tuple) -> FileRecord:
