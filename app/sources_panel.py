@@ -9,12 +9,21 @@ from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QSplitter, Q
 
 from app.plain import tip
 from app.source_viewer import SourceViewer
+from rag.conversations import title_for
 from rag.types import Answer, Source
 
 
 def source_heading(source: Source) -> str:
     where = f", page {source.page}" if source.page else ""
-    return f"[{source.number}] {source.file}{where}"
+    mark = f" · {ocr_mark(source)}" if source.ocr else ""
+    return f"[{source.number}] {source.file}{where}{mark}"
+
+
+def ocr_mark(source: Source) -> str:
+    """'read by OCR, 93% sure' (and 'low' below the recogniser's threshold): scans can err."""
+    from rag.ocr import describe
+
+    return describe(source.ocr_confidence) if source.ocr else ""
 
 
 class SourcesPanel(QWidget):
@@ -62,10 +71,23 @@ class SourcesPanel(QWidget):
             self.list.addItem(item)
         self.list.blockSignals(False)
         self.caption.setText(
-            f"Sources of answer {index + 1}: “{answer.question[:80]}”"
+            f"Sources of answer {index + 1}: “{title_for(answer.question)}”"
             if answer.sources
             else "This answer has no sources."
         )
+
+    def clear(self) -> None:
+        self.answer, self.answer_index = None, -1
+        self.list.clear()
+        self.caption.setText("Sources of the selected answer")
+        self.viewer.clear()
+
+    def step(self, step: int) -> None:
+        """Choose the next (step 1) or previous (-1) source, wrapping around."""
+        if self.list.count() == 0:
+            return
+        row = (self.list.currentRow() + step) % self.list.count()
+        self.select(self.list.item(row).data(Qt.ItemDataRole.UserRole))
 
     def select(self, number: int) -> None:
         """Choose source ``number``; emits source_chosen even when it is already current."""
@@ -85,7 +107,26 @@ class SourcesPanel(QWidget):
             if s.number == number:
                 self.source_chosen.emit(s)
 
-    def show_passage(self, source: Source, path: Path, text: str) -> None:
+    def show_passage(
+        self,
+        source: Source,
+        path: Path,
+        text: str,
+        focus: tuple[int, int] | None = None,
+        boxes=(),
+        focus_boxes=(),
+    ) -> None:
+        """``boxes``/``focus_boxes``: the passage and sentence on a page image read by OCR."""
+        mark = ocr_mark(source)
         self.viewer.show_passage(
-            path, source.page, text, source.start, source.end, source_heading(source)
+            path,
+            source.page,
+            text,
+            source.start,
+            source.end,
+            source_heading(source),
+            focus,
+            boxes=boxes,
+            focus_boxes=focus_boxes,
+            note=mark[:1].upper() + mark[1:],
         )

@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import models  # noqa: E402
+from models.backends.llama_cpp import LlamaCppLLM  # noqa: E402
 from models.decoding import DecodingParams  # noqa: E402
-from models.llama_cpp import LlamaCppLLM  # noqa: E402
 
 PASSAGE = (
     "Northwind's travel policy sets the budget for 2023 at $45,000, shared between the sales "

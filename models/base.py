@@ -1,8 +1,10 @@
-"""The one LLM interface the rest of Quarry codes against, and what a generation returns.
+"""The one LLM interface the rest of Quarry codes against, what a generation returns, and
+what a model says about itself.
 
-There is one real implementation (:mod:`models.llama_cpp`) and one fake for
-tests (``tests/fakes.py``); both stream tokens through ``on_token`` and stop
-when ``should_stop()`` turns true.
+Backends implement it (:mod:`models.backends`: llama.cpp in-process, an
+OpenAI-compatible server over HTTP) and so does the fake for tests
+(``tests/fakes.py``); all stream text through ``on_token`` and stop when
+``should_stop()`` turns true.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from models.decoding import DecodingParams
-from models.gguf_info import ModelInfo
 
 Message = dict[str, str]
 OnToken = Callable[[str], None]
@@ -26,6 +27,54 @@ class StopReason(enum.Enum):
     STOP_SEQUENCE = "stop_sequence"  # one of the stop texts appeared
     CANCELLED = "cancelled"  # should_stop() turned true
     REPETITION = "repetition"  # the repetition guard saw the text looping
+    FAILED = "failed"  # the backend broke off mid-answer (a server went away); see the note
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What any backend can say about a model: enough to list, label and choose it.
+
+    ``spec`` is what ``--model`` takes to choose this model again: 'default' or
+    'fast' for a bundled model, a file path, or the id a server serves it under.
+    Fields a backend cannot know stay empty (a server rarely says its file size).
+    """
+
+    name: str
+    spec: str
+    backend: str
+    architecture: str = ""
+    parameters: int = 0
+    quantization: str = ""
+    context_length: int = 0
+    file_size: int = 0
+    has_chat_template: bool = True
+    licence: str = ""
+
+    @property
+    def label(self) -> str:
+        """One line for a model picker.
+
+        For example 'Qwen2.5 Coder 1.5B Instruct · Q4_K_M · 32k ctx · 1.1 GB'.
+        """
+        parts = [self.name, self.quantization]
+        if self.context_length:
+            ctx = self.context_length
+            parts.append(f"{ctx // 1024}k ctx" if ctx >= 1024 and ctx % 1024 == 0
+                         else f"{ctx} ctx")
+        if self.file_size:
+            parts.append(size_label(self.file_size))
+        return " · ".join(p for p in parts if p)
+
+    @property
+    def parameters_label(self) -> str:
+        n = self.parameters
+        if not n:
+            return ""
+        return f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M"
+
+
+def size_label(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from models.base import ModelInfo
 from models.errors import ModelError
 
 GGUF_MAGIC = b"GGUF"
@@ -52,8 +53,9 @@ _KEEP_ARRAYS_UP_TO = 64
 
 
 @dataclass(frozen=True)
-class ModelInfo:
-    """What a GGUF file says about itself; enough to list, label and size a model."""
+class GGUFInfo:
+    """What a GGUF file says about itself, including what llama.cpp loading needs
+    (layers, KV cache size, chat template); :meth:`model_info` is the backend-neutral view."""
 
     path: Path
     name: str
@@ -67,28 +69,16 @@ class ModelInfo:
     kv_bytes_per_token: int = 0  # f16 K and V for one token over all layers
     chat_template: str = field(default="", repr=False)
 
+    def model_info(self, *, name: str = "", spec: str = "", licence: str = "") -> ModelInfo:
+        return ModelInfo(
+            name=name or self.name, spec=spec or str(self.path), backend="llama.cpp",
+            architecture=self.architecture, parameters=self.parameters,
+            quantization=self.quantization, context_length=self.context_length,
+            file_size=self.file_size, has_chat_template=self.has_chat_template, licence=licence)
+
     @property
     def label(self) -> str:
-        """One line for a model picker.
-
-        For example 'Qwen2.5 Coder 0.5B Instruct · Q4_K_M · 32k ctx · 491 MB'.
-        """
-        parts = [self.name, self.quantization]
-        if self.context_length:
-            ctx = self.context_length
-            parts.append(f"{ctx // 1024}k ctx" if ctx >= 1024 and ctx % 1024 == 0
-                         else f"{ctx} ctx")
-        parts.append(_size(self.file_size))
-        return " · ".join(p for p in parts if p)
-
-    @property
-    def parameters_label(self) -> str:
-        n = self.parameters
-        return f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M"
-
-
-def _size(n: int) -> str:
-    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+        return self.model_info().label
 
 
 class _Truncated(Exception):
@@ -160,12 +150,12 @@ class _SkippedArray:
     count: int
 
 
-def read_info(path: str | Path) -> ModelInfo:
+def read_info(path: str | Path) -> GGUFInfo:
     """Parse and check a GGUF file's header; ModelError says what is wrong and what to do."""
     path = Path(path)
     if not path.exists():
         raise ModelError(f"Model file not found: {path}. Check the path, or choose 'default' or "
-                         "'small' for a bundled model.")
+                         "'fast' for a bundled model.")
     if not path.is_file():
         raise ModelError(f"{path} is not a file. Give the path of a .gguf model file.")
     size = path.stat().st_size
@@ -186,7 +176,7 @@ def _truncated(path: Path, detail: str = "") -> ModelError:
                       "again; if it is a bundled model, reinstall Quarry.")
 
 
-def _parse(path: Path, buf: Any, size: int) -> ModelInfo:
+def _parse(path: Path, buf: Any, size: int) -> GGUFInfo:
     cur = _Cursor(buf, size)
     cur.pos = 4
     try:
@@ -235,7 +225,7 @@ def _parse(path: Path, buf: Any, size: int) -> ModelInfo:
     return _info(path, kv, tensors, parameters, size)
 
 
-def _info(path: Path, kv: dict[str, Any], tensors: list, parameters: int, size: int) -> ModelInfo:
+def _info(path: Path, kv: dict[str, Any], tensors: list, parameters: int, size: int) -> GGUFInfo:
     arch = str(kv.get("general.architecture", "")) or "unknown"
 
     def arch_int(key: str) -> int:
@@ -258,7 +248,7 @@ def _info(path: Path, kv: dict[str, Any], tensors: list, parameters: int, size: 
     if not quant:
         quant = _guess_quant(path.name)
     name = str(kv.get("general.name") or "").strip() or path.stem
-    return ModelInfo(
+    return GGUFInfo(
         path=path, name=name, architecture=arch, parameters=parameters, quantization=quant,
         context_length=arch_int("context_length"), has_chat_template=bool(template),
         file_size=size, n_layers=n_layers, kv_bytes_per_token=kv_bytes, chat_template=template)

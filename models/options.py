@@ -27,6 +27,7 @@ class OptionSpec:
     flag: str | None = None  # CLI flag without dashes; None means derived from the name
     cli: bool = True  # False keeps it out of argparse (GUI-only, e.g. window layout)
     label: str | None = None  # short GUI label; None means derived from the name
+    secret: bool = False  # never in a repr (so never in a log); a GUI masks it
 
 
 def option(
@@ -40,10 +41,13 @@ def option(
     flag: str | None = None,
     cli: bool = True,
     label: str | None = None,
+    secret: bool = False,
 ) -> Any:
-    spec = OptionSpec(help=help, min=min, max=max, choices=choices, flag=flag, cli=cli, label=label)
+    spec = OptionSpec(help=help, min=min, max=max, choices=choices, flag=flag, cli=cli, label=label,
+                      secret=secret)
     return dataclasses.field(
-        default=default, default_factory=default_factory, metadata={_META: spec}
+        default=default, default_factory=default_factory, metadata={_META: spec},
+        repr=not secret,
     )
 
 

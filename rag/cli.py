@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TextIO
 
+from rag.ocr import describe
 from rag.progress import format_duration, status_line
 from rag.settings import LiveSettings, Settings
 from rag.types import FileStatus, IndexProgress, IndexReport
@@ -28,6 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
         "every claim cited to its page.",
     )
     p.add_argument("--docs", metavar="DIR", help="Folder of documents to index and ask.")
+    p.add_argument(
+        "--library",
+        metavar="NAME",
+        help="A library by name (instead of --docs); see --list-libraries.",
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
         "--search",
@@ -43,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mode.add_argument(
         "--list-models", action="store_true", help="List the models Quarry can use and exit."
+    )
+    mode.add_argument(
+        "--list-libraries",
+        action="store_true",
+        help="List the libraries (named folders, each with its own index) and exit.",
     )
     mode.add_argument(
         "--profiles",
@@ -83,7 +94,19 @@ def run(argv: list[str], open_window: OpenWindow | None = None) -> int:
         parser.error(str(exc))
     settings = live.effective
     if ns.list_models:
-        return _list_models(ns.json)
+        return _list_models(settings, ns.json)
+    if ns.list_libraries:
+        return _list_libraries(ns.json)
+    if ns.library:
+        if ns.docs:
+            parser.error("give --docs DIR or --library NAME, not both")
+        from rag.libraries import Libraries, LibraryError
+
+        try:
+            ns.docs = Libraries().get(ns.library).folder
+        except LibraryError as exc:
+            print(f"quarry: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     if ns.search is None and ns.ask is None and not ns.profiles:
         if open_window is None:
             parser.error("give --search or --ask (the window is not available here)")
@@ -188,7 +211,8 @@ def _search(engine, arg: str, k: int, as_json: bool) -> int:
             print("No passages found.")
         for i, h in enumerate(hits, 1):
             where = h.file + (f", p. {h.page}" if h.page else "")
-            print(f"[{i}] {where}  (score {h.score:.2f})")
+            ocr = f", {describe(h.ocr_confidence)}" if h.ocr else ""
+            print(f"[{i}] {where}  (score {h.score:.2f}{ocr})")
             print("    " + " ".join(h.text.split())[:400])
     return EXIT_OK
 
@@ -220,9 +244,13 @@ def _ask(engine, arg: str, as_json: bool) -> int:
         return EXIT_ERROR
     for q in _questions(arg):
         stream = not as_json and arg != "-" and sys.stdout.isatty()
-        answer = engine.ask(
-            q, on_token=(lambda t: print(t, end="", flush=True)) if stream else None
-        )
+        try:
+            answer = engine.ask(
+                q, on_token=(lambda t: print(t, end="", flush=True)) if stream else None
+            )
+        except ModelError as exc:  # a model server that stopped answering, for one
+            print(f"quarry: {exc}", file=sys.stderr)
+            return EXIT_ERROR
         if as_json or arg == "-":
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
         else:
@@ -232,22 +260,38 @@ def _ask(engine, arg: str, as_json: bool) -> int:
     return EXIT_OK
 
 
-def _list_models(as_json: bool) -> int:
-    from models import available_models
-    from models.offload import describe_device
+def _list_libraries(as_json: bool) -> int:
+    from dataclasses import asdict
 
-    infos = available_models()
+    from rag.libraries import Libraries
+
+    libraries = Libraries().all()
+    if as_json:
+        print(json.dumps([asdict(lib) for lib in libraries], ensure_ascii=False))
+        return EXIT_OK
+    if not libraries:
+        print("No libraries yet: open a folder with --docs DIR in the window to add one.")
+    for lib in libraries:
+        print(f"{lib.name}\n    {lib.folder}\n    {lib.state()}")
+    return EXIT_OK
+
+
+def _list_models(settings: Settings, as_json: bool) -> int:
+    import models
+
+    request = settings.model.request()
+    infos = models.available_models(request)
     if as_json:
         print(
             json.dumps(
-                [{"name": m.name, "path": str(m.path), "label": m.label} for m in infos],
+                [{"name": m.name, "spec": m.spec, "label": m.label} for m in infos],
                 ensure_ascii=False,
             )
         )
     else:
-        print(f"Device: {describe_device()}")
+        print(f"Device: {models.describe_device(request)}")
         for m in infos:
-            print(f"  {m.label}\n    {m.path}")
+            print(f"  {m.label}\n    --model {m.spec}")
     return EXIT_OK
 
 
@@ -268,7 +312,7 @@ class ProgressBar:
         now = time.monotonic()
         if (
             now - self._last < (0.1 if self.tty else 5.0)
-            and d.stage in ("indexing", "embedding")
+            and d.stage in ("indexing", "ocr", "embedding")
             and done != total
         ):
             return

@@ -122,6 +122,9 @@ class ConversationStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(self.path, isolation_level=None)
             self._conn.execute("PRAGMA journal_mode=WAL")
+            # Commits are atomic either way; NORMAL skips the fsync per commit, which on a
+            # busy disk would stall the window (a power cut may lose the last few turns).
+            self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.executescript(_SCHEMA)
             self._conn.execute(f"PRAGMA user_version={SCHEMA}")

@@ -53,8 +53,8 @@ class Engine:
         self._embedder = None
         self._chunker = None
         self._llm = None
+        self._ocr_cache = None
         self.rebuild_reason: str = ""  # why the saved index was discarded, if it was
-        self._others: dict[Path, tuple] = {}  # other folders' (store, retriever), asked across
         self._lock = threading.RLock()  # guards opening/closing the parts below
         self._llm_lock = threading.Lock()  # one generation at a time
 
@@ -66,7 +66,6 @@ class Engine:
             self.settings = settings
             if settings.index != old.index:
                 self._close_index()
-                self._close_others()
                 self._embedder = None
                 self._chunker = None
             if settings.model != old.model and self._llm is not None:
@@ -136,7 +135,6 @@ class Engine:
             if self.folder == folder and self._store is not None:
                 return
             self._close_index()
-            self._close_others(folder)  # opened for asking across; may be behind
             self._open_index(folder)
 
     def _open_index(self, folder: Path, rebuild: str = "") -> None:
@@ -216,7 +214,73 @@ class Engine:
                 self._get_chunker(),
                 on_progress=on_progress,
                 should_stop=should_stop,
+                load_options=self._load_options(),
             )
+
+    # -- OCR ---------------------------------------------------------------------
+    @property
+    def ocr_cache(self):
+        """What OCR read, by content hash: shared by every folder, so a file is read once."""
+        with self._lock:
+            if self._ocr_cache is None:
+                from rag.ocr import OcrCache
+
+                self._ocr_cache = OcrCache(paths.data_dir() / "ocr-cache.sqlite")
+            return self._ocr_cache
+
+    def _load_options(self):
+        from rag.loaders import LoadOptions
+
+        return LoadOptions(ocr=self.settings.index.ocr, cache=self.ocr_cache)
+
+    def _ocr_page(self, file: str, page: int | None):
+        """The OCR result behind ``file``'s ``page``, or None where the text had a text layer.
+
+        ``file`` is relative to the open folder, or absolute (sources asked across
+        libraries, and the window, name files so); the content hash comes from the
+        open index, or from the file itself when another library holds it.
+        """
+        path, store, digest = Path(file), self._store, ""
+        if store is not None and self.folder is not None:
+            inside = not path.is_absolute() or path.is_relative_to(self.folder)
+            if inside:
+                rel = path.relative_to(self.folder).as_posix() if path.is_absolute() else file
+                rec = store.file_record(rel)
+                digest = rec.hash if rec is not None else ""
+        if not digest and path.is_absolute() and path.is_file():
+            from rag.scan import content_hash  # a file of another library: hash it
+
+            try:
+                digest = content_hash(path)
+            except OSError:
+                return None
+        return self.ocr_cache.get(digest, page or 1) if digest else None
+
+    def _mark_ocr(self, items: list) -> list:
+        """Hits or sources with ``ocr`` and the recogniser's confidence where OCR read them."""
+        import dataclasses
+
+        pages: dict[tuple[str, int | None], object] = {}
+        out = []
+        for item in items:
+            key = (item.file, item.page)
+            if key not in pages:
+                pages[key] = self._ocr_page(item.file, item.page)
+            ocr = pages[key]
+            if ocr is not None:
+                conf = ocr.confidence(item.start, item.end)  # type: ignore[attr-defined]
+                item = dataclasses.replace(item, ocr=True, ocr_confidence=conf)
+            out.append(item)
+        return out
+
+    def passage_boxes(
+        self, file: str, page: int | None, start: int, end: int
+    ) -> list[tuple[float, float, float, float]]:
+        """Boxes (x0, y0, x1, y1; PDF points or image pixels, from the top left) around
+        text[start:end] of an OCR'd page, for highlighting on the page image; [] where
+        the page has a text layer (the viewer finds those passages itself)."""
+        ocr = self._ocr_page(file, page)
+        return ocr.boxes(start, end) if ocr is not None else []
 
     def meaning_index(self) -> tuple[int, int]:
         """(passages with a vector or none needed, all passages): how complete the dense
@@ -267,16 +331,17 @@ class Engine:
         if self._retriever is None:
             raise FolderError("No folder is open.")
         try:
-            return self._retriever.search(question, k or self.settings.retrieval.k)
+            hits = self._retriever.search(question, k or self.settings.retrieval.k)
         except IndexDamagedError as exc:
             self._rebuild_damaged(exc)
             raise
+        return self._mark_ocr(hits)
 
     def source_text(self, file: str, page: int | None) -> str:
         """The text that a Source's start/end offsets index into (for highlighting)."""
         from rag.loaders import load
 
-        doc = load(self.absolute_path(file))
+        doc = load(self.absolute_path(file), self._load_options())
         if page is not None:
             for p in doc.pages:
                 if p.number == page:
@@ -289,6 +354,8 @@ class Engine:
         are shown with ``\\xNN`` escapes; this turns them back)."""
         from rag.scan import fs_name
 
+        if Path(file).is_absolute():  # a source found by asking across several folders
+            return Path(fs_name(file))
         if self.folder is None:
             raise FolderError("No folder is open.")
         return self.folder / fs_name(file)
@@ -302,18 +369,19 @@ class Engine:
     def device(self) -> str:
         if self._llm is not None:
             return self._llm.device
-        from models.offload import describe_device
+        import models
 
-        return describe_device()
+        return models.describe_device(self.settings.model.request())
 
     def available_models(self):
         with _HEAVY_IMPORTS:
-            from models import available_models
+            import models
 
-            return available_models()
+            return models.available_models(self.settings.model.request())
 
     def load_model(self, spec: str | None = None, on_progress=None):
-        """Load (or replace) the LLM; raises models.ModelError with a message for a person."""
+        """Load (or replace) the LLM with the backend the model settings select; raises
+        models.ModelError with a message for a person."""
         import dataclasses
 
         import models
@@ -327,13 +395,7 @@ class Engine:
                 self._llm.close()
                 self._llm = None
             with _HEAVY_IMPORTS:
-                self._llm = models.load(
-                    m.model,
-                    gpu_layers=m.gpu_layers,
-                    n_ctx=m.ctx,
-                    threads=m.threads,
-                    on_progress=on_progress,
-                )
+                self._llm = models.load(m.request(), on_progress=on_progress)
             return self._llm.info
 
     def ask(
@@ -345,21 +407,24 @@ class Engine:
         should_stop: Callable[[], bool] | None = None,
         folders: Sequence[Path] | None = None,
     ) -> Answer:
-        """Answer from the open folder, or from every folder in ``folders`` at once (their
-        sources then name files by absolute path, which ``absolute_path`` accepts)."""
+        """Answer from the open folder, or from the folders in ``folders`` (a folder that is
+        not the open one is opened for this question and closed after it). With one
+        folder, sources name files relative to it; with several, by absolute path
+        (which ``absolute_path`` accepts)."""
         from rag.asking import answer_question
         from rag.store import IndexDamagedError
 
-        retriever = self._retriever if folders is None else self._across(folders)
+        across = self._across(folders) if folders is not None else None
+        retriever = across if across is not None else self._retriever
         if retriever is None:
             raise FolderError("No folder is open.")
-        if self._llm is None:
-            self.load_model()
-        # Taken before the LLM lock: update_settings holds the engine lock while it waits
-        # for the LLM lock, so asking for the embedder under the LLM lock could deadlock.
-        embedder = self.embedder
-        r = self.settings.retrieval
         try:
+            if self._llm is None:
+                self.load_model()
+            # Taken before the LLM lock: update_settings holds the engine lock while it waits
+            # for the LLM lock, so asking for the embedder under the LLM lock could deadlock.
+            embedder = self.embedder
+            r = self.settings.retrieval
             with self._llm_lock:
                 answer = answer_question(
                     question,
@@ -373,44 +438,40 @@ class Engine:
                     on_token=on_token,
                     should_stop=should_stop,
                 )
+            answer.sources = self._mark_ocr(answer.sources)
         except IndexDamagedError as exc:
             if folders is None:
                 self._rebuild_damaged(exc)
             raise
+        finally:
+            if across is not None:
+                across.close()
         return _note_partial_index(answer, *self.meaning_index())
 
     def _across(self, folders: Sequence[Path]) -> _Across:
-        """A retriever over several folders' indexes, opened once and kept until close()."""
         from rag.retrieve import Retriever
         from rag.store import IndexStore
 
-        parts = []
-        with self._lock:
-            for folder in folders:
-                folder = Path(folder).resolve()
-                if folder == self.folder and self._retriever is not None:
-                    parts.append((folder, self._retriever))
-                    continue
-                if folder not in self._others:
-                    if not folder.is_dir():
-                        continue
-                    store = IndexStore.open(
-                        paths.index_dir_for(folder),
-                        self._index_meta(),
-                        vector_index=self.settings.index.vector_index,
-                    )
-                    self._others[folder] = (store, Retriever(store, self.embedder))
-                parts.append((folder, self._others[folder][1]))
+        parts: list[tuple[Path, object, object]] = []  # folder, retriever, store to close
+        try:
+            with self._lock:
+                for folder in folders:
+                    folder = Path(folder).resolve()
+                    if folder == self.folder and self._retriever is not None:
+                        parts.append((folder, self._retriever, None))
+                    elif folder.is_dir():
+                        store = IndexStore.open(
+                            paths.index_dir_for(folder),
+                            self._index_meta(),
+                            vector_index=self.settings.index.vector_index,
+                        )
+                        parts.append((folder, Retriever(store, self.embedder), store))
+        except BaseException:
+            _Across(parts).close()
+            raise
         if not parts:
             raise FolderError("None of the libraries' folders can be opened.")
         return _Across(parts)
-
-    def _close_others(self, folder: Path | None = None) -> None:
-        for key in [folder] if folder is not None else list(self._others):
-            pair = self._others.pop(key, None)
-            if pair is not None:
-                pair[1].close()
-                pair[0].close()
 
     # -- lifetime ------------------------------------------------------------------
     def _close_index(self) -> None:
@@ -425,10 +486,11 @@ class Engine:
     def close(self) -> None:
         with self._lock:
             self._close_index()
-            self._close_others()
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None
+            if self._ocr_cache is not None:
+                self._ocr_cache.close()
 
     def __enter__(self) -> Engine:
         return self
@@ -438,26 +500,32 @@ class Engine:
 
 
 class _Across:
-    """Several folders' retrievers searched as one: hits merged by score, each naming its
-    file by absolute path and carrying an id unique across the folders."""
+    """Several folders' retrievers searched as one: hits merged by score. With more than
+    one folder each hit names its file by absolute path, and ids stay unique."""
 
     ID_STRIDE = 1 << 40
 
-    def __init__(self, parts: list[tuple[Path, object]]) -> None:
+    def __init__(self, parts: list[tuple[Path, object, object]]) -> None:
         self.parts = parts
 
     def search(self, question: str, k: int, relevance_floor: float | None = None) -> list[Hit]:
         import dataclasses
 
+        several = len(self.parts) > 1
         hits: list[Hit] = []
-        for n, (folder, retriever) in enumerate(self.parts):
+        for n, (folder, retriever, _store) in enumerate(self.parts):
             for h in retriever.search(question, k=k, relevance_floor=relevance_floor):
-                hits.append(
-                    dataclasses.replace(
-                        h,
-                        file=str(folder / h.file),
-                        chunk_id=n * self.ID_STRIDE + h.chunk_id,
+                if several:
+                    h = dataclasses.replace(
+                        h, file=str(folder / h.file), chunk_id=n * self.ID_STRIDE + h.chunk_id
                     )
-                )
+                hits.append(h)
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:k]
+
+    def close(self) -> None:
+        """Close what was opened for this question (never the engine's own index)."""
+        for _folder, retriever, store in self.parts:
+            if store is not None:
+                retriever.close()
+                store.close()

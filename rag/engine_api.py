@@ -63,6 +63,13 @@ class EngineAPI(Protocol):
 
     def source_text(self, file: str, page: int | None) -> str: ...
 
+    def passage_boxes(
+        self, file: str, page: int | None, start: int, end: int
+    ) -> list[tuple[float, float, float, float]]:
+        """Boxes around text[start:end] of a page read by OCR (PDF points or image
+        pixels, from the top left), for the viewer to paint; [] for text layers."""
+        ...
+
     def absolute_path(self, file: str) -> Path: ...
 
     def available_models(self) -> list[Any]: ...

@@ -23,13 +23,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag import lexical, multilingual
 from rag.chunking import contextual_text, with_page_headings
 from rag.errors import os_reason
-from rag.loaders import LoadError, NoTextError, load
+from rag.loaders import OCR_OFF_REASON, LoadError, LoadOptions, NoTextError, load
 from rag.profiles import Profile, build_profile
 from rag.progress import estimate_left
 from rag.scan import content_hash, file_fingerprint, scan_folder
@@ -72,16 +72,20 @@ def index_folder(
     should_stop: StopFn | None = None,
     embed: bool = True,
     embed_text: EmbedTextFn | None = None,
+    load_options: LoadOptions | None = None,
 ) -> IndexReport:
     """Bring ``store`` up to date with ``folder`` and say what happened to every file.
 
     With ``embed=False`` only phase one runs; the chunks wait for
     :func:`embed_pending`. ``embed_text(chunk)`` is the text given to the embedding
     model for a stored chunk (by default its profile line, heading and text:
-    :func:`rag.chunking.contextual_text`).
+    :func:`rag.chunking.contextual_text`). ``load_options`` says
+    whether to OCR scans and where OCR results are cached; OCR progress ("OCR page
+    12 of 40") is reported from the loading thread.
     """
     started = time.monotonic()
     on_progress = on_progress or (lambda done, total, detail: None)
+    load_options = load_options or LoadOptions()
     should_stop = should_stop or (lambda: False)
     report = IndexReport(folder=str(folder))
 
@@ -100,16 +104,24 @@ def index_folder(
 
     total = len(entries)
     chunks_written = 0
+    done = 0
     stop = threading.Event()
+
+    def ocr_progress(rel: str, note: str) -> None:
+        elapsed = time.monotonic() - started
+        eta = estimate_left(done, total, elapsed)
+        on_progress(
+            done, total, IndexProgress(rel, chunks_written, elapsed, "ocr", eta=eta, note=note)
+        )
+
     works: queue.Queue[_Work | BaseException | None] = queue.Queue(maxsize=_PREFETCH)
     producer = threading.Thread(
         target=_produce,
-        args=(entries, store, chunker, works, stop),
+        args=(entries, store, chunker, works, stop, load_options, ocr_progress),
         name="quarry-ingest-loader",
         daemon=True,
     )
     producer.start()
-    done = 0
     try:
         while True:
             if should_stop():
@@ -224,13 +236,24 @@ def _chunk_text(chunk) -> str:
 
 
 def _produce(
-    entries: list[tuple[Path, str]], store, chunker, out: queue.Queue, stop: threading.Event
+    entries: list[tuple[Path, str]],
+    store,
+    chunker,
+    out: queue.Queue,
+    stop: threading.Event,
+    options: LoadOptions,
+    ocr_progress: Callable[[str, str], None],
 ) -> None:
     try:
         for path, rel in entries:
             if stop.is_set():
                 return
-            _put(out, _prepare(path, rel, store, chunker), stop)
+            file_options = replace(
+                options,
+                on_progress=lambda note, rel=rel: ocr_progress(rel, note),
+                should_stop=stop.is_set,
+            )
+            _put(out, _prepare(path, rel, store, chunker, file_options), stop)
     except BaseException as exc:  # handed to the consumer, which re-raises it
         _put(out, exc, stop)
         return
@@ -255,7 +278,7 @@ def _drain(q: queue.Queue) -> None:
             return
 
 
-def _prepare(path: Path, rel: str, store, chunker) -> _Work:
+def _prepare(path: Path, rel: str, store, chunker, options: LoadOptions) -> _Work:
     """Decide what a file needs, and load and chunk it if it changed."""
     size = mtime_ns = 0
     digest = ""
@@ -269,6 +292,8 @@ def _prepare(path: Path, rel: str, store, chunker) -> _Work:
     except OSError as exc:
         return outcome(FileStatus.FAILED, os_reason(exc))
     rec = store.file_record(rel)
+    if rec is not None and rec.reason == OCR_OFF_REASON and options.ocr:
+        rec = None  # a scan skipped while OCR was off: read it now
     if rec is not None and rec.size == size and rec.mtime_ns == mtime_ns and rec.hash:
         digest = rec.hash
         return outcome(FileStatus.UNCHANGED, rec.reason, rec.chunks)
@@ -279,7 +304,7 @@ def _prepare(path: Path, rel: str, store, chunker) -> _Work:
     if rec is not None and rec.hash == digest:
         return outcome(FileStatus.UNCHANGED, rec.reason, rec.chunks, touch_only=True)
     try:
-        doc = load(path)
+        doc = load(path, replace(options, digest=digest))
         profile, pages = _profiled(rel, doc)
         chunks = list(chunker.chunk(rel, profile.line(), with_page_headings(pages)))
     except NoTextError as exc:

@@ -1,4 +1,8 @@
-"""Where Quarry keeps what it writes: only under the user's data and config directories."""
+"""Where Quarry keeps what it writes: only under the user's data and config directories.
+
+The data-folder rule lives in :mod:`models.locate` (the model layer needs it and
+must not import ``rag``); it is re-exported here for the rest of the core.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,9 @@ import hashlib
 import os
 from pathlib import Path
 
-APP_NAME = "Quarry"
+from models.locate import APP_NAME, data_dir, models_dir
 
-
-def data_dir() -> Path:
-    """Root for indexes, assembled models and the models folder.
-
-    ``QUARRY_DATA_DIR`` overrides it (tests, portable installs).
-    """
-    env = os.environ.get("QUARRY_DATA_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+__all__ = ["APP_NAME", "data_dir", "models_dir", "config_dir", "cache_dir", "index_dir_for"]
 
 
 def config_dir() -> Path:
@@ -38,11 +31,6 @@ def cache_dir() -> Path:
     if env:
         return Path(env)
     return data_dir() / "cache"
-
-
-def models_dir() -> Path:
-    """Drop a GGUF file here and it becomes selectable."""
-    return data_dir() / "models"
 
 
 def index_dir_for(folder: Path) -> Path:

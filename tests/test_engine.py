@@ -35,7 +35,7 @@ def _folder(tmp_path: Path) -> Path:
     (d / "travel.md").write_text(TRAVEL, encoding="utf-8")
     (d / "it.txt").write_text(IT, encoding="utf-8")
     (d / "报销.txt").write_text(ZH, encoding="utf-8")
-    (d / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 32)
+    (d / "layers.psd").write_bytes(b"8BPS" + b"\0" * 32)
     return d
 
 
@@ -51,7 +51,7 @@ def test_index_then_search_finds_the_right_file(engine, tmp_path):
     progress = []
     report = engine.index(folder, on_progress=lambda d, t, p: progress.append((d, t, p.stage)))
     assert report.count(FileStatus.INDEXED) == 3
-    assert [f.file for f in report.problems] == ["photo.png"]
+    assert [f.file for f in report.problems] == ["layers.psd"]
     assert (
         "not a supported" in report.problems[0].reason
         or "unsupported" in report.problems[0].reason.lower()
@@ -66,7 +66,7 @@ def test_index_then_search_finds_the_right_file(engine, tmp_path):
 
     statuses = {f.file: f.status for f in engine.files()}
     assert statuses["travel.md"] is FileStatus.INDEXED
-    assert statuses["photo.png"] is FileStatus.SKIPPED
+    assert statuses["layers.psd"] is FileStatus.SKIPPED
 
 
 def test_reindex_is_incremental(engine, tmp_path):

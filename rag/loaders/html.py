@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from rag.loaders._common import (
+    DEFAULT_OPTIONS,
     TITLE_MAX,
     LoadedDocument,
     LoadError,
+    LoadOptions,
     TextBuilder,
     check_size,
     first_line,
@@ -90,7 +92,7 @@ def _html_break(builder: TextBuilder, name: str) -> None:
         builder.paragraph()
 
 
-def load(path: Path) -> LoadedDocument:
+def load(path: Path, options: LoadOptions = DEFAULT_OPTIONS) -> LoadedDocument:
     check_size(path)
     from bs4 import BeautifulSoup, CData, NavigableString, Tag
 

@@ -13,7 +13,15 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from rag.loaders._common import TITLE_MAX, LoadedDocument, LoadError, check_size, first_line
+from rag.loaders._common import (
+    DEFAULT_OPTIONS,
+    TITLE_MAX,
+    LoadedDocument,
+    LoadError,
+    LoadOptions,
+    check_size,
+    first_line,
+)
 from rag.types import Page
 
 SUFFIXES = frozenset({".txt", ".md", ".markdown"})
@@ -23,7 +31,7 @@ _READ_CHARS = 1 << 18
 _SNIFF_BYTES = 64 * 1024
 
 
-def load(path: Path) -> LoadedDocument:
+def load(path: Path, options: LoadOptions = DEFAULT_OPTIONS) -> LoadedDocument:
     return _load_text(path, markdown=path.suffix.lower() != ".txt")
 
 

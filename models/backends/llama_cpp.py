@@ -1,4 +1,4 @@
-"""The llama.cpp implementation of the LLM interface (through llama-cpp-python).
+"""The llama.cpp backend: GGUF files run in-process through llama-cpp-python.
 
 Generation drives ``Llama.generate`` directly rather than ``create_completion``:
 it is the same token loop, but this way every token is counted, the end-of-text
@@ -14,14 +14,15 @@ import codecs
 import logging
 import random
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from models.base import Generation, Message, OnToken, ShouldStop, StopReason, chatml
+from models.backends import ModelRequest
+from models.base import Generation, Message, ModelInfo, OnToken, ShouldStop, StopReason, chatml
+from models.bundled import BY_FILENAME
 from models.decoding import DecodingParams
 from models.errors import ModelError
-from models.gguf_info import ModelInfo
-from models.locate import describe, resolve
+from models.gguf_info import GGUFInfo
+from models.locate import available_models, describe, resolve
 from models.offload import (
     choose_ctx,
     describe_device,
@@ -50,7 +51,7 @@ def known_architectures() -> set[str]:
     return set(MODEL_ARCH_NAMES.values())
 
 
-def check_architecture(info: ModelInfo) -> None:
+def check_architecture(info: GGUFInfo) -> None:
     known = known_architectures()
     if known and info.architecture not in known:
         raise ModelError(
@@ -84,13 +85,15 @@ def no_repeat_ngram_processor(n: int, start: int) -> Callable[[Any, Any], Any]:
 class LlamaCppLLM:
     """A loaded GGUF model. Not thread-safe: one generation at a time."""
 
-    def __init__(self, llama: Any, info: ModelInfo, device: str, n_ctx: int,
-                 note: str = "", gpu_layers: int = 0) -> None:
+    def __init__(self, llama: Any, gguf: GGUFInfo, device: str, n_ctx: int,
+                 note: str = "", gpu_layers: int = 0, spec: str = "") -> None:
         import llama_cpp
 
         self._lib = llama_cpp
         self._llama = llama
-        self.info = info
+        self.gguf = gguf
+        bundled = BY_FILENAME.get(gguf.path.name)
+        self.info = gguf.model_info(spec=spec, licence=bundled.licence if bundled else "")
         self.device = device
         self.n_ctx = n_ctx
         self.note = note  # what loading had to do differently (fallbacks), for the user
@@ -102,21 +105,22 @@ class LlamaCppLLM:
         eos = llama.token_eos()
         self._bos_text = model.token_get_text(self._bos) if self._bos != -1 else ""
         self._eos_text = model.token_get_text(eos) if eos != -1 else ""
-        if info.chat_template:
+        if gguf.chat_template:
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
             try:
                 self._formatter = Jinja2ChatFormatter(
-                    template=info.chat_template, eos_token=self._eos_text,
+                    template=gguf.chat_template, eos_token=self._eos_text,
                     bos_token=self._bos_text)
             except Exception as exc:  # a template jinja2 cannot parse: use the fallback
-                log.warning("Chat template of %s unusable (%s); using ChatML", info.path, exc)
+                log.warning("Chat template of %s unusable (%s); using ChatML", gguf.path, exc)
 
     # -- text ---------------------------------------------------------------------
     def tokenize(self, text: str, *, add_bos: bool = False) -> list[int]:
         return self._llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
 
     def count_tokens(self, text: str) -> int:
+        """Exact: the model's own tokenizer."""
         return len(self.tokenize(text))
 
     def format_chat(self, messages: list[Message]) -> str:
@@ -205,7 +209,7 @@ class LlamaCppLLM:
 
 def load(spec: str = "default", *, gpu_layers: int = -1, n_ctx: int = 0, threads: int = 0,
          on_progress: Progress | None = None) -> LlamaCppLLM:
-    """Load a model ('default', 'small' or a GGUF path) with llama.cpp.
+    """Load a model ('default', 'fast', 'small' or a GGUF path) with llama.cpp.
 
     gpu_layers -1 offloads every layer when this build can, 0 keeps the model on the
     CPU; a failed offload is retried with fewer layers, then on the CPU (see
@@ -245,9 +249,30 @@ def load(spec: str = "default", *, gpu_layers: int = -1, n_ctx: int = 0, threads
                              threads=threads)
     if on_progress:
         on_progress(1, 1, f"Loaded {info.name} on {device}")
-    return LlamaCppLLM(llama, info, device, llama.n_ctx(), note, layers)
+    key = (spec or "default").strip()
+    return LlamaCppLLM(llama, info, device, llama.n_ctx(), note, layers,
+                       spec=key if key.lower() in ("default", "fast", "small") else str(path))
 
 
-def model_info(spec_or_path: str | Path) -> ModelInfo:
-    """Metadata for a model spec or path, without loading it."""
-    return describe(resolve(str(spec_or_path)))
+class LlamaCppBackend:
+    """GGUF files in-process: the default whenever no server URL is set."""
+
+    name = "llama.cpp"
+    priority = 0
+
+    def accepts(self, request: ModelRequest) -> bool:
+        return not request.url
+
+    def load(self, request: ModelRequest, on_progress: Progress | None = None) -> LlamaCppLLM:
+        return load(request.model, gpu_layers=request.gpu_layers, n_ctx=request.n_ctx,
+                    threads=request.threads, on_progress=on_progress)
+
+    def available_models(self, request: ModelRequest) -> list[ModelInfo]:
+        return available_models()
+
+    def describe_device(self, request: ModelRequest) -> str:
+        return describe_device(threads=request.threads,
+                               gpu_layers=0 if request.gpu_layers == 0 else None)
+
+
+BACKEND = LlamaCppBackend()

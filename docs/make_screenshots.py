@@ -1,0 +1,143 @@
+"""Take the README's window screenshots with the real engine and models, under Xvfb.
+
+    Xvfb :99 -screen 0 1600x1000x24 &
+    DISPLAY=:99 .venv/bin/python docs/make_screenshots.py ask      # index two libraries, ask
+    DISPLAY=:99 .venv/bin/python docs/make_screenshots.py reopen   # a restart: reopen, click
+
+Each phase is its own process, so the second really reads the conversation back
+from the SQLite file. Screens are captured with ImageMagick's ``import -window
+root`` into OUT (default /tmp/quarry-shots) and shrunk for docs/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = Path(os.environ.get("OUT", "/tmp/quarry-shots"))
+os.environ.setdefault("QUARRY_DATA_DIR", str(OUT / "data"))
+os.environ.setdefault("QUARRY_CONFIG_DIR", str(OUT / "config"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(ROOT))
+
+QUESTION = "What is the per diem for international travel?"
+SAMPLE = ROOT / "examples" / "northwind"
+FILINGS = next(
+    (
+        p / "evalsets" / "sec10q" / "docs"
+        for p in (ROOT.parent / "shared", ROOT.parent.parent / "shared")
+        if p.is_dir()
+    ),
+    ROOT / "missing",
+)
+
+
+def shoot(name: str) -> Path:
+    from PySide6.QtWidgets import QApplication
+
+    for _ in range(20):
+        QApplication.processEvents()
+    path = OUT / f"{name}.png"
+    subprocess.run(["import", "-window", "root", str(path)], check=True)
+    print(f"screenshot: {path}", flush=True)
+    return path
+
+
+def wait(signal, timeout_ms: int = 900_000):
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    got: list = []
+    signal.connect(lambda *args: (got.append(args), loop.quit()))
+    QTimer.singleShot(timeout_ms, loop.quit)
+    loop.exec()
+    if not got:
+        raise SystemExit(f"timed out waiting for {signal}")
+    return got[0]
+
+
+def pause(ms: int) -> None:
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def main(phase: str) -> int:
+    from PySide6.QtWidgets import QApplication
+
+    from app import theme
+    from app.main_window import MainWindow
+    from rag.engine import Engine
+    from rag.settings import LiveSettings, Settings
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    theme.prepare_hidpi()
+    app = QApplication(sys.argv[:1])
+    app.setApplicationName("Quarry")
+    settings = Settings.load()
+    theme.apply(settings.ui.theme)
+    engine = Engine(settings)
+    w = MainWindow(engine, LiveSettings(settings))
+    w.setGeometry(0, 0, 1600, 1000)
+    w.show()
+    try:
+        if phase == "ask":
+            filings = OUT / "Filings"
+            filings.mkdir(exist_ok=True)
+            pdfs = sorted(FILINGS.glob("*AAPL.pdf"))[:2]
+            if not pdfs:
+                raise SystemExit(f"no filings found in {FILINGS}")
+            for pdf in pdfs:
+                shutil.copy(pdf, filings / pdf.name)
+            w.open_folder(filings)
+            wait(w.index_finished)
+            w.open_folder(SAMPLE)
+            wait(w.index_finished)
+            shoot("first-minutes")
+            w.ask(QUESTION)
+            (answer,) = wait(w.answer_finished)
+            print(f"answer: {getattr(answer, 'text', answer)!r}", flush=True)
+            shoot("libraries")
+        else:
+            from PySide6.QtCore import Qt
+
+            w.resizeDocks([w.library_dock, w.right_dock], [290, 720], Qt.Orientation.Horizontal)
+            w.open_folder(SAMPLE)
+            wait(w.index_finished)
+            w.open_conversation(w.history.ids()[0])
+            cited = [c.source for s in w.answers[0].sentences for c in s.citations]
+            number = cited[0] if cited else w.answers[0].sources[0].number
+            w.open_citation(0, number)
+            wait(w.passage_shown, 120_000)
+            pause(500)
+            shoot("reopened")
+            from app.settings_dialog import SettingsDialog
+
+            dialog = SettingsDialog(w.settings, w)
+            dialog.move(520, 160)
+            dialog.tabs.setCurrentIndex(1)  # Indexing: chunk size and overlap, with ranges
+            dialog.show()
+            pause(500)
+            shoot("settings")
+            dialog.close()
+            w.set_theme("dark")
+            pause(500)
+            shoot("dark")
+            w.set_theme("system")
+            w.new_conversation()
+            pause(500)
+            shoot("first-minutes")
+    finally:
+        w.close()
+        engine.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "ask"))

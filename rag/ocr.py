@@ -1,0 +1,437 @@
+"""Offline OCR: text and line boxes from page images, for scans and photographs.
+
+RapidOCR (PP-OCRv4 detection and Chinese + English recognition on onnxruntime)
+carries its models inside its wheel, so nothing is downloaded. Each recognised
+line keeps its box in page coordinates (PDF points for PDF pages, pixels for
+image files, origin at the top left), so a passage can be highlighted on the
+page image like a passage of a text PDF.
+
+Pages turned by 90, 180 or 270 degrees are read upright: the first pass
+tells from the shape of the detected lines and the angle classifier which way
+the text runs, and a turned page is read again the right way up, its boxes
+mapped back onto the page as stored.
+
+Results are cached by the file's content hash and page number in one SQLite
+file (:class:`OcrCache`), so a file is recognised once, and the window shows
+an OCR'd page without running OCR again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.lexical import _CJK as _CJK_RANGES
+
+# Part of every cache key: a different recogniser or reading rule reads again (raise the
+# last number when the reading rules below change).
+ENGINE_ID = "rapidocr-onnxruntime-1.4.4/pp-ocrv4/2"
+# Lines the recogniser is less sure of than this are still indexed but marked.
+LOW_CONFIDENCE = 0.8
+# An image larger than this is refused before it is decoded: 20,000 x 20,000
+# pixels would take 1.2 GB as RGB.
+MAX_PIXELS = 60_000_000
+# The longest side a page image is recognised at; larger images are shrunk
+# first (detection and recognition cost grow with it, accuracy does not).
+MAX_SIDE = 2400
+# Lines are detected on a copy at most this many pixels on its longer side.
+DETECT_SIDE = 1600
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
+_CJK = re.compile(f"[{_CJK_RANGES}]")
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    """One recognised piece of text, with what precedes it in the page text."""
+
+    text: str
+    box: Box
+    confidence: float
+    sep: str = "\n"  # "" / " " within a visual line, "\n" between lines
+
+
+@dataclass(frozen=True)
+class OcrPage:
+    """What OCR read on one page: lines in reading order, in page coordinates."""
+
+    width: float
+    height: float
+    lines: tuple[OcrLine, ...] = ()
+    rotation: int = 0  # how far the page image was turned (clockwise) to read it upright
+    starts: tuple[int, ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        starts, at = [], 0
+        for i, line in enumerate(self.lines):
+            if i:
+                at += len(line.sep)
+            starts.append(at)
+            at += len(line.text)
+        object.__setattr__(self, "starts", tuple(starts))
+
+    @property
+    def text(self) -> str:
+        return "".join((line.sep if i else "") + line.text for i, line in enumerate(self.lines))
+
+    def _overlapping(self, start: int, end: int) -> list[int]:
+        return [
+            i
+            for i, (s, line) in enumerate(zip(self.starts, self.lines, strict=True))
+            if s < end and s + len(line.text) > start
+        ]
+
+    def boxes(self, start: int, end: int) -> list[Box]:
+        """Boxes covering text[start:end]; a line cut by the range is cut along its text."""
+        out = []
+        for i in self._overlapping(start, end):
+            line, s = self.lines[i], self.starts[i]
+            n = max(len(line.text), 1)
+            a, b = max(start - s, 0) / n, min(end - s, n) / n
+            out.append(_part_of_box(line.box, a, b, self.rotation))
+        return out
+
+    def confidence(self, start: int, end: int) -> float | None:
+        """The lowest line confidence in text[start:end]: one unsure line makes the passage so."""
+        values = [self.lines[i].confidence for i in self._overlapping(start, end)]
+        return min(values) if values else None
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "width": self.width,
+                "height": self.height,
+                "rotation": self.rotation,
+                "lines": [
+                    [ln.text, *[round(v, 2) for v in ln.box], round(ln.confidence, 4), ln.sep]
+                    for ln in self.lines
+                ],
+            },
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_json(cls, data: str) -> OcrPage:
+        d = json.loads(data)
+        lines = tuple(
+            OcrLine(text, (x0, y0, x1, y1), conf, sep)
+            for text, x0, y0, x1, y1, conf, sep in d["lines"]
+        )
+        return cls(d["width"], d["height"], lines, d.get("rotation", 0))
+
+
+def _part_of_box(box: Box, a: float, b: float, rotation: int) -> Box:
+    """The share a..b (0..1) of a line's box along the direction its text runs."""
+    if a <= 0.0 and b >= 1.0:
+        return box
+    x0, y0, x1, y1 = box
+    if rotation == 0:
+        return (x0 + (x1 - x0) * a, y0, x0 + (x1 - x0) * b, y1)
+    if rotation == 180:
+        return (x1 - (x1 - x0) * b, y0, x1 - (x1 - x0) * a, y1)
+    if rotation == 90:  # text runs top to bottom
+        return (x0, y0 + (y1 - y0) * a, x1, y0 + (y1 - y0) * b)
+    return (x0, y1 - (y1 - y0) * b, x1, y1 - (y1 - y0) * a)  # 270: bottom to top
+
+
+def describe(confidence: float | None) -> str:
+    """How a passage read by OCR is labelled for people: 'read by OCR, 93% sure'."""
+    if confidence is None:
+        return "read by OCR"
+    low = " (low: check the page)" if confidence < LOW_CONFIDENCE else ""
+    return f"read by OCR, {confidence:.0%} sure{low}"
+
+
+# -- recognition -----------------------------------------------------------------
+
+_engine = None
+_engine_lock = threading.Lock()
+
+
+def _get_engine():
+    """One RapidOCR per process, built on first use (a fraction of a second, no download)."""
+    global _engine
+    if _engine is None:
+        try:
+            from rapidocr_onnxruntime import RapidOCR
+        except ImportError as err:  # pragma: no cover - an install without the OCR wheel
+            raise RuntimeError(
+                "OCR is not installed (rapidocr-onnxruntime); reinstall Quarry"
+            ) from err
+        _engine = RapidOCR(max_side_len=MAX_SIDE, width_height_ratio=-1)
+    return _engine
+
+
+def recognise(image, scale: float = 1.0) -> OcrPage:
+    """Read an RGB image (numpy array, height x width x 3, uint8).
+
+    ``scale`` is image pixels per page unit (2.0 for a PDF page rendered at
+    144 dpi), so boxes come back in page units.
+    """
+    import numpy as np
+
+    image = np.ascontiguousarray(image[:, :, ::-1])  # RapidOCR reads BGR
+    h, w = image.shape[:2]
+    with _engine_lock:
+        engine = _get_engine()
+        found = _read(engine, image)
+        rotation = _page_rotation(found)
+        if rotation:
+            # Read again upright: np.rot90 turns counter-clockwise, undoing a clockwise turn.
+            turned = np.ascontiguousarray(np.rot90(image, k=rotation // 90))
+            found = [
+                (_unturn(quad, rotation, w, h), text, score, flipped, tall)
+                for quad, text, score, flipped, tall in _read(engine, turned)
+            ]
+    lines = _reading_order(found, rotation, w, h)
+    return OcrPage(
+        width=w / scale,
+        height=h / scale,
+        lines=tuple(
+            OcrLine(text, tuple(v / scale for v in box), conf, sep)  # type: ignore[arg-type]
+            for text, box, conf, sep in lines
+        ),
+        rotation=rotation,
+    )
+
+
+def _read(engine, image) -> list[tuple]:
+    """RapidOCR's own pipeline, step by step, keeping the angle classifier's verdicts.
+
+    Returns (quad, text, score, flipped, tall) per line; ``quad`` is 4 (x, y)
+    points in ``image``; ``flipped`` says the classifier turned the line 180
+    degrees; ``tall`` that the line runs vertically (so RapidOCR turned it 90).
+    """
+    import cv2
+    import numpy as np
+
+    raw_h, raw_w = image.shape[:2]
+    img, ratio_h, ratio_w = engine.preprocess(image)
+    record = {"preprocess": {"ratio_h": ratio_h, "ratio_w": ratio_w}}
+    img, record = engine.maybe_add_letterbox(img, record)
+    # Lines are found on a smaller copy (detection cost grows with pixels, and page text
+    # stays well above the detector's smallest size); they are read from the full image.
+    shrink = min(1.0, DETECT_SIDE / max(img.shape[:2]))
+    small = (
+        img
+        if shrink == 1.0
+        else cv2.resize(img, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+    )
+    boxes, _ = engine.auto_text_det(small)
+    if boxes is None or len(boxes) == 0:
+        return []
+    boxes = [np.asarray(b, dtype=np.float32) / shrink for b in boxes]
+    crops = engine.get_crop_img_list(img, boxes)
+    tall = [_is_tall(b) for b in boxes]
+    crops, cls_res, _ = engine.text_cls(crops)
+    rec_res, _ = engine.text_rec(crops, False)
+    quads = engine._get_origin_points(boxes, record, raw_h, raw_w)
+    out = []
+    for quad, (label, cls_score), rec, is_tall in zip(quads, cls_res, rec_res, tall, strict=True):
+        text, score = respace(str(rec[0]).strip()), float(rec[1])
+        if not text or score < engine.text_score:
+            continue
+        flipped = "180" in str(label) and cls_score > engine.text_cls.cls_thresh
+        out.append((np.asarray(quad, dtype=float), text, score, flipped, is_tall))
+    return out
+
+
+_GLUED = (
+    # "Premises.The", "notice,photographed", "Note:Staff": a mark between words
+    re.compile(r"(?<=[A-Za-z]{2}[,;:])(?=[A-Za-z])|(?<=[a-z]{2}\.)(?=[A-Z][a-z])"),
+    # "everyTuesday" inside a long run of letters: two words, not a brand name
+    re.compile(r"(?<=[a-z]{3})(?=[A-Z][a-z]{2})"),
+)
+RUN_CHARS = 12  # runs shorter than this may be one word ("PowerPoint") and are left alone
+
+
+def respace(text: str) -> str:
+    """Put back spaces the recogniser dropped where the text itself shows them.
+
+    PP-OCRv4's Chinese + English model often runs English words together
+    ("Premises.The landlord", "everyTuesday"). Where a comma, colon or full stop
+    is followed by a word, or a long run of letters turns from lower to upper
+    case, a space is certain enough to restore; gaps between lower-case words
+    are not (the recogniser's character positions were tried and are too
+    uneven to tell a space from a wide letter). Chinese is never touched.
+    """
+    out = []
+    for run in re.split(r"( +)", text):
+        if len(run) >= RUN_CHARS and not run.isspace():
+            run = _GLUED[0].sub(" ", run)
+            run = _GLUED[1].sub(" ", run)
+        out.append(run)
+    return "".join(out)
+
+
+def _is_tall(quad) -> bool:
+    """RapidOCR's own rule for turning a crop by 90 degrees before reading it."""
+    import numpy as np
+
+    width = max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3]))
+    height = max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2]))
+    return width > 0 and height / width >= 1.5
+
+
+def _page_rotation(found: Sequence[tuple]) -> int:
+    """How far (clockwise) the page is turned, by a vote of its lines weighted by length.
+
+    A vertical line that read well after RapidOCR turned it counter-clockwise
+    runs top to bottom (page turned 90); one the classifier then flipped runs
+    bottom to top (270).
+    """
+    votes = {0: 0.0, 90: 0.0, 180: 0.0, 270: 0.0}
+    for _quad, text, score, flipped, tall in found:
+        turn = (90 if tall else 0) + (180 if flipped else 0)
+        votes[turn] += len(text) * score
+    total = sum(votes.values())
+    best = max(votes, key=votes.__getitem__)
+    # Turn the page only when most of its text says so: a rotated stamp is not a rotated page.
+    return best if total and votes[best] > 0.6 * total else 0
+
+
+def _unturn(quad, rotation: int, w: int, h: int):
+    """Points of an image turned counter-clockwise by ``rotation`` back onto the original."""
+    import numpy as np
+
+    x, y = quad[:, 0], quad[:, 1]
+    if rotation == 90:  # turned image is h wide, w high: (x, y) <- (w - y, x)
+        return np.stack([w - y, x], axis=1)
+    if rotation == 180:
+        return np.stack([w - x, h - y], axis=1)
+    return np.stack([y, h - x], axis=1)  # 270
+
+
+def _reading_order(found: Sequence[tuple], rotation: int, w: int, h: int) -> list[tuple]:
+    """Lines sorted as a reader of the upright page reads them, joined into visual lines.
+
+    Returns (text, box, confidence, sep) with axis-aligned boxes in image pixels.
+    Pieces whose vertical extents overlap by half form one visual line, read
+    left to right and joined by a space (nothing between Chinese characters).
+    """
+    items = []
+    for quad, text, score, _flipped, _tall in found:
+        upright = _turn_points(quad, rotation, w, h)
+        x0, y0 = upright.min(axis=0)
+        x1, y1 = upright.max(axis=0)
+        box = (
+            float(quad[:, 0].min()),
+            float(quad[:, 1].min()),
+            float(quad[:, 0].max()),
+            float(quad[:, 1].max()),
+        )
+        items.append(((float(x0), float(y0), float(x1), float(y1)), text, score, box))
+    items.sort(key=lambda it: (it[0][1] + it[0][3]) / 2)
+    rows: list[list] = []
+    for it in items:
+        ux0, uy0, ux1, uy1 = it[0]
+        if rows:
+            row = rows[-1]
+            ry0 = min(r[0][1] for r in row)
+            ry1 = max(r[0][3] for r in row)
+            overlap = min(uy1, ry1) - max(uy0, ry0)
+            if overlap > 0.5 * min(uy1 - uy0, ry1 - ry0):
+                row.append(it)
+                continue
+        rows.append([it])
+    out = []
+    for r, row in enumerate(rows):
+        row.sort(key=lambda it: it[0][0])
+        for i, (_u, text, score, box) in enumerate(row):
+            if i == 0:
+                sep = "\n" if r else ""
+            else:
+                prev = row[i - 1][1]
+                sep = "" if _CJK.match(prev[-1]) and _CJK.match(text[0]) else " "
+            out.append((text, box, score, sep))
+    return out
+
+
+def _turn_points(quad, rotation: int, w: int, h: int):
+    """Points of the page as stored, in the frame of the page turned upright."""
+    import numpy as np
+
+    x, y = quad[:, 0], quad[:, 1]
+    if rotation == 0:
+        return quad
+    if rotation == 90:  # inverse of _unturn(90): (x, y) -> (y, w - x)
+        return np.stack([y, w - x], axis=1)
+    if rotation == 180:
+        return np.stack([w - x, h - y], axis=1)
+    return np.stack([h - y, x], axis=1)
+
+
+# -- cache -------------------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pages (
+    engine TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    page INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (engine, digest, page)
+);
+"""
+
+
+class OcrCache:
+    """What OCR read, by the file's content hash and page: one SQLite file, any thread.
+
+    A file is recognised once, whichever folder it sits in and however often
+    it is re-indexed; the window reads boxes from here without running OCR.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _conn(self) -> sqlite3.Connection:
+        """One connection per thread (the indexing worker writes while the window reads)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def get(self, digest: str, page: int) -> OcrPage | None:
+        try:
+            row = (
+                self._conn()
+                .execute(
+                    "SELECT data FROM pages WHERE engine = ? AND digest = ? AND page = ?",
+                    (ENGINE_ID, digest, page),
+                )
+                .fetchone()
+            )
+            return OcrPage.from_json(row[0]) if row else None
+        except (sqlite3.Error, ValueError, KeyError, TypeError):
+            return None  # an unreadable cache only costs a second recognition
+
+    def put(self, digest: str, page: int, result: OcrPage) -> None:
+        try:
+            with self._conn() as conn:
+                conn.execute(
+                    "INSERT OR REPLACE INTO pages (engine, digest, page, data) VALUES (?, ?, ?, ?)",
+                    (ENGINE_ID, digest, page, result.to_json()),
+                )
+        except sqlite3.Error:
+            pass  # a full disk or read-only cache must not stop indexing
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
