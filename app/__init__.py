@@ -46,10 +46,8 @@ def run(
         engine = Engine(settings)
     window = MainWindow(engine, live, save_settings=not smoke_test)
     window.show()
-    if folder is None and settings.ui.folder and Path(settings.ui.folder).is_dir():
-        folder = Path(settings.ui.folder)
-    if folder is None and window.libraries.all():
-        folder = window.libraries.all()[0].path
+    if folder is None:
+        folder = last_library(window.libraries, settings.ui.folder)
     if smoke_test and folder is None:
         print("smoke test: no folder given (--docs DIR)", file=sys.stderr)
         return 2
@@ -66,6 +64,16 @@ def run(
         if own_engine:
             engine.close()
     return status["code"] or code
+
+
+def last_library(libraries: Any, last_folder: str) -> Path | None:
+    """The folder to show at start: the last one shown if it is still a library (or, the
+    first time libraries exist, the folder an older Quarry remembered), else the first."""
+    known = libraries.all()
+    last = Path(last_folder) if last_folder else None
+    if last is not None and last.is_dir() and (not known or libraries.find_folder(last)):
+        return last
+    return known[0].path if known else None
 
 
 def _wire_smoke_test(app: Any, window: Any, status: dict[str, int]) -> None:

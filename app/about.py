@@ -2,7 +2,7 @@
 
 Versions and licences of libraries are read from the installed packages' own
 metadata (nothing is imported to find them), so the dialog stays right after an
-upgrade. The bundled models' licences are those their publishers give.
+upgrade. The bundled models and their licences come from ``models.bundled``.
 """
 
 from __future__ import annotations
@@ -14,25 +14,10 @@ from importlib import metadata
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
+from models.bundled import credits
 from rag import paths
 from rag.settings import Settings
 
-BUNDLED_MODELS = (
-    # name, what it does, licence, where it comes from
-    (
-        "Qwen2.5-Coder-0.5B-Instruct (Q4_K_M)",
-        "default language model",
-        "Apache-2.0",
-        "Qwen team, Alibaba Cloud",
-    ),
-    ("SmolLM2-135M-Instruct (Q4_1)", "small, fast language model", "Apache-2.0", "Hugging Face"),
-    (
-        "all-MiniLM-L6-v2",
-        "embedding model (search by meaning)",
-        "Apache-2.0",
-        "sentence-transformers",
-    ),
-)
 LIBRARIES = (
     ("PySide6", "Qt for Python: the window"),
     ("llama_cpp_python", "llama.cpp: runs the language model"),
@@ -83,8 +68,8 @@ def about_text() -> str:
         "",
         "Bundled models",
     ]
-    for name, role, licence, source in BUNDLED_MODELS:
-        lines.append(f"  {name}: {role}; {licence}; {source}")
+    for c in credits():
+        lines.append(f"  {c.name} ({c.licence}, from {c.upstream}): {c.role}")
     lines += ["", "Libraries"]
     for name, role in LIBRARIES:
         lines.append(f"  {name} {package_version(name)}: {role}; licence {package_licence(name)}")

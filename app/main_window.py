@@ -860,11 +860,24 @@ class MainWindow(QMainWindow):
         self.sources.viewer.title.setText(source_heading(source))
         self.sources.viewer.note.setText("Opening…")
 
+        # The answering sentence the core quoted for this source, when it chose one;
+        # else the passage sentence that shares most words with the citing claims.
+        quoted = next(
+            (
+                (e.start, e.end)
+                for e in getattr(answer, "evidence", None) or []
+                if e.source == source.number and e.page == source.page
+            ),
+            None,
+        )
+
         def work(_job: Job):
             text = engine.source_text(str(path), source.page)
             passage = text[source.start : source.end]
             span = supporting_span(passage, claims) if claims else None
             focus = (source.start + span[0], source.start + span[1]) if span else None
+            if quoted and 0 <= quoted[0] < quoted[1] <= len(text):
+                focus = quoted
             # Pages read by OCR have no text layer to find the passage in: their boxes.
             boxes = engine.passage_boxes(str(path), source.page, source.start, source.end)
             strong = engine.passage_boxes(str(path), source.page, *focus) if focus else []

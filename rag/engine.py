@@ -322,16 +322,28 @@ class Engine:
             return {}
         return self._store.profiles()
 
-    def search(self, question: str, k: int | None = None) -> list[Hit]:
-        """The best passages for ``question``. Damage found in the index empties it (so the
-        next ``index`` rebuilds it) and raises rag.store.IndexDamagedError: never a loop
-        of the same failure."""
+    def search(
+        self, question: str, k: int | None = None, folders: Sequence[Path] | None = None
+    ) -> list[Hit]:
+        """The best passages of the open folder, or of every folder in ``folders`` (named as
+        in ``ask``: relative to the one folder, or by absolute path across several).
+
+        Damage found in the open folder's index empties it (so the next ``index``
+        rebuilds it) and raises rag.store.IndexDamagedError: never a loop of the same
+        failure."""
         from rag.store import IndexDamagedError
 
+        k = k or self.settings.retrieval.k
+        if folders is not None:
+            across = self._across(folders)
+            try:
+                return self._mark_ocr(across.search(question, k))
+            finally:
+                across.close()
         if self._retriever is None:
             raise FolderError("No folder is open.")
         try:
-            hits = self._retriever.search(question, k or self.settings.retrieval.k)
+            hits = self._retriever.search(question, k)
         except IndexDamagedError as exc:
             self._rebuild_damaged(exc)
             raise

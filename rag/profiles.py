@@ -601,9 +601,13 @@ def organisation_match(question: str, profile: Profile) -> float:
     return best
 
 
+_HAS_CJK = re.compile(r"[\u4e00-\u9fff]")
+_ZH_LEGAL = re.compile(r"(?:股份有限公司|有限责任公司|有限公司|集团)$")
+
+
 def _alias_match(alias: str, words: list[str], lower: list[str], question: str) -> float:
-    if re.search(r"[\u4e00-\u9fff]", alias):
-        core = re.sub(r"(?:股份有限公司|有限责任公司|有限公司|集团)$", "", alias)
+    if _HAS_CJK.search(alias):
+        core = _ZH_LEGAL.sub("", alias)
         return 1.0 if len(core) >= 2 and core in question else 0.0
     core = _core_words(alias)
     if not core:
@@ -688,18 +692,56 @@ class Resolution:
     named_periods: list[Period] = field(default_factory=list)
 
 
-def document_prior(question: str, profiles: Mapping[str, Profile]) -> Resolution:
+class ProfileIndex:
+    """The folder's profiles with their names indexed by first word and run-together form,
+    so a question is matched in full only against the documents whose names it may hold
+    (a search must stay fast with thousands of documents)."""
+
+    def __init__(self, profiles: Mapping[str, Profile]) -> None:
+        self.profiles = profiles
+        self._by_key: dict[str, set[str]] = {}
+        self._cjk: list[tuple[str, str]] = []
+        for path, p in profiles.items():
+            for org in p.organisations:
+                for alias in (org.name, *org.aliases):
+                    if _HAS_CJK.search(alias):
+                        self._cjk.append((_ZH_LEGAL.sub("", alias), path))
+                        continue
+                    core = _core_words(alias)
+                    for key in (core[0], "".join(core)) if core else ():
+                        self._by_key.setdefault(key, set()).add(path)
+
+    def candidates(self, question: str) -> set[str]:
+        """The documents whose organisation ``question`` might name."""
+        lower = [w.lower().replace("&", "") for w in _question_words(question)]
+        keys = set(lower)
+        for span in (2, 3, 4):
+            keys.update("".join(lower[i : i + span]) for i in range(len(lower) - span + 1))
+        out: set[str] = set()
+        for key in keys:
+            out |= self._by_key.get(key, set())
+        out.update(path for core, path in self._cjk if len(core) >= 2 and core in question)
+        return out
+
+
+def document_prior(
+    question: str, profiles: Mapping[str, Profile], index: ProfileIndex | None = None
+) -> Resolution:
     """Score every profiled document for ``question`` (0..1, 1 for the best fit).
 
     Organisation, period and kind of document each add evidence; what the question does
     not name adds nothing, so a question naming no company spreads over every company's
-    report of the period asked, and one comparing two companies lifts both.
+    report of the period asked, and one comparing two companies lifts both. ``index``
+    (of the same profiles) makes it fast on large folders.
     """
     if not profiles:
         return Resolution()
     periods, latest = question_periods(question)
     kinds = question_kinds(question)
-    org = {path: organisation_match(question, p) for path, p in profiles.items()}
+    index = index or ProfileIndex(profiles)
+    org = dict.fromkeys(profiles, 0.0)
+    for path in index.candidates(question):
+        org[path] = organisation_match(question, profiles[path])
     named = [path for path, s in org.items() if s > 0]
     # Only the strongest organisation evidence counts when one name is matched in full.
     top = max(org.values(), default=0.0)

@@ -40,12 +40,42 @@ class FakeModelError(Exception):
 
 # The real record, so the fake cannot drift from what the engine returns.
 FakeModelInfo = ModelInfo
-_QWEN = ModelInfo("Qwen2.5 Coder 1.5B Instruct", "default", "llama.cpp", "qwen2",
-                  1_777_088_000, "Q4_K_M", 32768, 1_117_320_768, True, "Apache-2.0")
-_QWEN_FAST = ModelInfo("Qwen2.5 Coder 0.5B Instruct", "fast", "llama.cpp", "qwen2",
-                       630_167_424, "Q4_K_M", 32768, 491_400_064, True, "Apache-2.0")
-_SMOL = ModelInfo("SmolLM2 135M Instruct", "small", "llama.cpp", "llama", 134_515_008, "Q4_1",
-                  8192, 100_000_000, True, "Apache-2.0")
+_QWEN = ModelInfo(
+    "Qwen2.5 Coder 1.5B Instruct",
+    "default",
+    "llama.cpp",
+    "qwen2",
+    1_777_088_000,
+    "Q4_K_M",
+    32768,
+    1_117_320_768,
+    True,
+    "Apache-2.0",
+)
+_QWEN_FAST = ModelInfo(
+    "Qwen2.5 Coder 0.5B Instruct",
+    "fast",
+    "llama.cpp",
+    "qwen2",
+    630_167_424,
+    "Q4_K_M",
+    32768,
+    491_400_064,
+    True,
+    "Apache-2.0",
+)
+_SMOL = ModelInfo(
+    "SmolLM2 135M Instruct",
+    "small",
+    "llama.cpp",
+    "llama",
+    134_515_008,
+    "Q4_1",
+    8192,
+    100_000_000,
+    True,
+    "Apache-2.0",
+)
 
 
 @dataclass
@@ -156,10 +186,12 @@ class FakeEngine:
         with self._lock:
             return list(self._reports.values())
 
-    def search(self, question: str, k: int | None = None) -> list[Hit]:
+    def search(
+        self, question: str, k: int | None = None, folders: Sequence[Path] | None = None
+    ) -> list[Hit]:
         return [
             Hit(i, s.file, s.page, s.start, s.end, s.text, s.score)
-            for i, s in enumerate(self._sources())
+            for i, s in enumerate(self._sources(folders))
         ][: k or 5]
 
     # -- answers -------------------------------------------------------------------

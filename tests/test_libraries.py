@@ -160,3 +160,49 @@ def test_titles_are_cut_at_a_word():
     title = title_for(long)
     assert len(title) <= 80 and title.endswith("…") and not title[:-1].endswith(" ")
     assert title_for("  short   question ") == "short question"
+
+
+def test_start_shows_the_last_library_unless_it_was_removed(data, tmp_path):
+    from app import last_library
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    libs = Libraries()
+    assert last_library(libs, str(a)) == a  # an older Quarry's folder becomes the first library
+    libs.add(a)
+    libs.add(b)
+    assert last_library(libs, str(b)) == b
+    libs.remove("b")
+    assert last_library(libs, str(b)) == a.resolve()  # removed stays removed
+    assert last_library(Libraries(), "") == a.resolve()
+
+
+@pytest.mark.slow
+def test_the_real_engine_searches_several_libraries_at_once(data, tmp_path):
+    """Each folder keeps its own index; asked together their hits are merged by score,
+    named by absolute path, and the indexes opened for the question are closed after it."""
+    from rag.engine import Engine
+    from rag.settings import Settings
+
+    travel, it = tmp_path / "Travel", tmp_path / "IT"
+    travel.mkdir()
+    it.mkdir()
+    (travel / "policy.md").write_text(
+        "# Per diem\n\nThe per diem abroad is EUR 75 per day.\n", encoding="utf-8"
+    )
+    (it / "passwords.md").write_text(
+        "# Passwords\n\nPasswords must have at least 14 characters.\n", encoding="utf-8"
+    )
+    with Engine(Settings()) as engine:
+        engine.index(it)
+        engine.index(travel)  # the open folder is now Travel
+        hits = engine.search("How long must passwords be?", 4, folders=[travel, it])
+        assert Path(hits[0].file) == it.resolve() / "passwords.md"
+        assert {Path(h.file).parent for h in hits} == {travel.resolve(), it.resolve()}
+        assert len({h.chunk_id for h in hits}) == len(hits)
+        one = engine.search("How long must passwords be?", 4, folders=[it])
+        assert one[0].file == "passwords.md"  # one folder: named relative to it
+        assert engine.folder == travel.resolve()  # asking across leaves the open folder open
+        text = engine.source_text(hits[0].file, hits[0].page)
+        assert "14 characters" in text[hits[0].start : hits[0].end]

@@ -266,3 +266,15 @@ def test_profile_of_plain_text_without_organisation(tmp_path: Path) -> None:
     p = build_profile("notes/meeting.txt", "Meeting notes", ["We met on Monday to plan."])
     assert p.organisations == () and p.periods == () and p.kind == ""
     assert p.title == "Meeting notes" and p.language == "en"
+
+
+@pytest.mark.gui
+def test_the_library_shows_what_each_document_is(qtbot) -> None:
+    from app.library_panel import LibraryPanel
+    from rag.types import FileReport, FileStatus
+
+    panel = LibraryPanel()
+    qtbot.addWidget(panel)
+    line = "Contoso Ltd. (CTSO) · annual report · FY2021"
+    panel.set_files([FileReport("r.pdf", FileStatus.INDEXED, "", 3, line)])
+    assert line in panel.item_for("r.pdf").toolTip(0)
