@@ -189,7 +189,7 @@ def _profiles(engine, as_json: bool) -> int:
 
 def _ask(engine, arg: str, as_json: bool) -> int:
     from models import ModelError
-    from rag.render import format_answer
+    from rag.render import answer_json, format_answer
 
     try:
         engine.load_model()
@@ -206,7 +206,7 @@ def _ask(engine, arg: str, as_json: bool) -> int:
             print(f"quarry: {exc}", file=sys.stderr)
             return EXIT_ERROR
         if as_json or arg == "-":
-            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+            print(json.dumps(answer_json(answer), ensure_ascii=False), flush=True)
         else:
             if stream:
                 print("\n")

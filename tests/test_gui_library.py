@@ -340,6 +340,7 @@ def test_dark_theme_and_about(qtbot, window, monkeypatch):
     assert QApplication.palette().color(QPalette.ColorRole.Window).lightness() > 180
     text = about_text()
     assert "Apache-2.0" in text and "PySide6" in text and str(paths.data_dir()) in text
+    assert "Qwen2.5 Coder 1.5B Instruct" in text and "Qwen2.5 Coder 0.5B Instruct" in text
     menus = [a.text().replace("&", "") for a in w.menuBar().actions()]
     assert menus == ["File", "Edit", "View", "Help"]
 
