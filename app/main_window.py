@@ -233,6 +233,8 @@ class MainWindow(QMainWindow):
             QKeySequence.StandardKey.Open,
             "Add a folder of documents as a library",
         )
+        self.libraries_menu = file.addMenu("&Libraries")
+        self.libraries_menu.aboutToShow.connect(self._fill_libraries_menu)
         action(file, "&New conversation", self.new_conversation, QKeySequence.StandardKey.New)
         action(file, "Re-&index library", self.start_index, "F5")
         file.addSeparator()
@@ -279,6 +281,25 @@ class MainWindow(QMainWindow):
 
         help_menu = bar.addMenu("&Help")
         action(help_menu, "&About Quarry", self.show_about)
+
+    def _fill_libraries_menu(self) -> None:
+        """File → Libraries: every library (the shown one checked), to switch to."""
+        menu = self.libraries_menu
+        menu.clear()
+        names = self.libraries.names()
+        for name in [*names, ALL] if len(names) > 1 else names:
+            a = menu.addAction("All libraries" if name == ALL else name.replace("&", "&&"))
+            a.setCheckable(True)
+            a.setChecked(name == self.library_name)
+            a.triggered.connect(lambda _checked=False, n=name: self.switch_library(n))
+        if not names:
+            menu.addAction("No libraries yet").setEnabled(False)
+        menu.addSeparator()
+        current = self.library_name not in (None, ALL)
+        rename = menu.addAction("Rename…", lambda: self.rename_library(self.library_name))
+        remove = menu.addAction("Remove…", lambda: self.remove_library(self.library_name))
+        rename.setEnabled(current)
+        remove.setEnabled(current)
 
     def open_settings(self) -> None:
         """The settings dialog; what it changes is used at once and saved."""

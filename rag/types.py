@@ -126,6 +126,7 @@ class IndexReport:
     removed: list[str] = field(default_factory=list)
     cancelled: bool = False
     seconds: float = 0.0
+    note: str = ""  # why the index was not updated (read-only), in one sentence
     searchable_seconds: float = 0.0  # when every file had been read (searchable by its words)
     embedded: int = 0  # passages given a vector in this run
     pending: int = 0  # passages still waiting for a vector when the run ended
