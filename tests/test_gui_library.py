@@ -147,6 +147,7 @@ def test_a_conversation_is_saved_as_it_happens_and_reopens_after_a_restart(
     open_and_index(qtbot, w, a)
     ask(qtbot, w, "What is the per diem abroad?")
     ask(qtbot, w, "And is it paid daily?")
+    as_asked = w.chat.transcript.toPlainText()
     w.close()
     db = data_dir / "conversations.sqlite"
     assert db.is_file()
@@ -158,6 +159,7 @@ def test_a_conversation_is_saved_as_it_happens_and_reopens_after_a_restart(
     assert w2.history.list.item(0).text().startswith("What is the per diem abroad?")
     w2.open_conversation(w2.history.ids()[0])
     text = w2.chat.transcript.toPlainText()
+    assert text == as_asked  # the same transcript: answers, evidence, notes, footers
     assert "You: What is the per diem abroad?" in text and "You: And is it paid daily?" in text
     assert "The per diem abroad is EUR 60 a day [1]." in text
     weak = text.index("It is paid daily")
