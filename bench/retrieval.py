@@ -26,11 +26,15 @@ import csv
 import fnmatch
 import hashlib
 import json
+import os
 import shutil
 import time
 from pathlib import Path
 
 from _common import EVALSETS, peak_rss_mb, scratch
+
+# One export of the embedding model for every set's data folder (see rag.onnx_embed).
+os.environ.setdefault("QUARRY_CACHE_DIR", str(scratch("cache-models")))
 
 KS = (1, 5, 10)
 
@@ -214,6 +218,9 @@ def main() -> None:
     ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--limit", type=int, default=0, help="questions per set (0 = all)")
     ap.add_argument("--misses", action="store_true", help="print every miss at 5")
+    ap.add_argument(
+        "--no-baseline", action="store_true", help="Quarry only (for iterating; not a result)"
+    )
     args = ap.parse_args()
 
     from rag.embeddings import Embedder
@@ -228,7 +235,10 @@ def main() -> None:
         questions = [q for q, _ in rows]
         gold = [g for _, g in rows]
         ours, info = quarry_ranked(folder, questions, name)
-        base, binfo = baseline_ranked(folder, questions, embedder)
+        if args.no_baseline:
+            base, binfo = [[] for _ in questions], {"chunks": 0}
+        else:
+            base, binfo = baseline_ranked(folder, questions, embedder)
         levels = [("file", False)] + ([("page", True)] if name.startswith("fb") else [])
         for level, pages in levels:
             label = f"{name}{' ' + level if len(levels) > 1 else ''}"

@@ -30,7 +30,7 @@ from rag.lexical import _CJK as _CJK_RANGES
 
 # Part of every cache key: a different recogniser or reading rule reads again (raise the
 # last number when the reading rules below change).
-ENGINE_ID = "rapidocr-onnxruntime-1.4.4/pp-ocrv4/2"
+ENGINE_ID = "rapidocr-onnxruntime-1.4.4/pp-ocrv4/3"
 # Lines the recogniser is less sure of than this are still indexed but marked.
 LOW_CONFIDENCE = 0.8
 # An image larger than this is refused before it is decoded: 20,000 x 20,000
@@ -39,8 +39,6 @@ MAX_PIXELS = 60_000_000
 # The longest side a page image is recognised at; larger images are shrunk
 # first (detection and recognition cost grow with it, accuracy does not).
 MAX_SIDE = 2400
-# Lines are detected on a copy at most this many pixels on its longer side.
-DETECT_SIDE = 1600
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 _CJK = re.compile(f"[{_CJK_RANGES}]")
@@ -207,25 +205,17 @@ def _read(engine, image) -> list[tuple]:
     points in ``image``; ``flipped`` says the classifier turned the line 180
     degrees; ``tall`` that the line runs vertically (so RapidOCR turned it 90).
     """
-    import cv2
     import numpy as np
 
     raw_h, raw_w = image.shape[:2]
     img, ratio_h, ratio_w = engine.preprocess(image)
     record = {"preprocess": {"ratio_h": ratio_h, "ratio_w": ratio_w}}
     img, record = engine.maybe_add_letterbox(img, record)
-    # Lines are found on a smaller copy (detection cost grows with pixels, and page text
-    # stays well above the detector's smallest size); they are read from the full image.
-    shrink = min(1.0, DETECT_SIDE / max(img.shape[:2]))
-    small = (
-        img
-        if shrink == 1.0
-        else cv2.resize(img, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
-    )
-    boxes, _ = engine.auto_text_det(small)
+    # Detection runs at full size: on a shrunk copy, lines set close together merge into
+    # one box and one of them is lost.
+    boxes, _ = engine.auto_text_det(img)
     if boxes is None or len(boxes) == 0:
         return []
-    boxes = [np.asarray(b, dtype=np.float32) / shrink for b in boxes]
     crops = engine.get_crop_img_list(img, boxes)
     tall = [_is_tall(b) for b in boxes]
     crops, cls_res, _ = engine.text_cls(crops)

@@ -38,7 +38,7 @@ import numpy as np
 
 from rag import lexical, multilingual
 from rag.embeddings import Embedder
-from rag.profiles import Profile, document_prior
+from rag.profiles import Profile, ProfileIndex, document_prior
 from rag.store import IndexStore, StoredChunk
 from rag.types import Hit
 
@@ -90,6 +90,7 @@ class Retriever:
         # The lexical query runs in SQLite (GIL released) while the question is embedded.
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="quarry-lexical")
         self._profiles: tuple[int, dict[str, Profile]] = (-1, {})
+        self._profile_index = ProfileIndex({})
         self._multilingual: tuple[int, bool] = (-1, False)
         self._focus_ids: dict[tuple[int, tuple[str, ...]], list[int]] = {}
 
@@ -99,6 +100,7 @@ class Retriever:
         if self._profiles[0] != generation:
             loaded = {path: Profile.from_json(d) for path, d in self.store.profiles().items()}
             self._profiles = (generation, loaded)
+            self._profile_index = ProfileIndex(loaded)
             self._focus_ids.clear()
         return self._profiles[1]
 
@@ -134,7 +136,7 @@ class Retriever:
             return []
         n = candidate_count(k)
         profiles = self.profiles()
-        prior = document_prior(question, profiles).prior
+        prior = document_prior(question, profiles, self._profile_index).prior
         focus = _focus(prior, len(profiles))
         lexical_future = self._pool.submit(self._lexical, question, n, focus)
         qvec = self.embedder.embed_query(question)

@@ -191,3 +191,59 @@ def test_a_question_asked_while_embedding_gets_an_answer_with_a_note(tmp_path, m
         report = engine.index()
         assert report.embedded == 1 and engine.meaning_index() == (1, 1)
         assert "meaning index" not in engine.ask("And in Berlin?").note
+
+
+_HOLDER = """
+import sys
+from rag.locking import FileLock
+lock = FileLock(sys.argv[1])
+assert lock.acquire()
+print("held", flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.mark.slow
+def test_the_meaning_index_waits_for_another_process_writing_the_index(tmp_path, monkeypatch):
+    """Phase two writes vectors only while it holds the index's writer lock: another
+    Quarry updating the same index makes it wait, and it finishes after."""
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from rag import store as store_module
+    from rag.engine import Engine
+
+    monkeypatch.setenv("QUARRY_DATA_DIR", str(tmp_path / "data"))
+    folder = _docs(tmp_path)
+    with Engine() as engine:
+        engine.open_folder(folder)
+        store = engine._store
+        index_folder(folder, store, engine.embedder, engine._get_chunker(), embed=False)
+        waiting_before = store.count_pending()
+        assert waiting_before == 7 and store.count_vectors() == 0
+        root = Path(__file__).resolve().parents[1]
+        holder = subprocess.Popen(
+            [sys.executable, "-c", _HOLDER, str(store.directory / store_module.WRITER_LOCK)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=root,
+            env={**__import__("os").environ, "PYTHONPATH": str(root)},
+        )  # fmt: skip
+        try:
+            assert holder.stdout.readline().strip() == "held"
+            stages: list[str] = []
+            result = {}
+            worker = threading.Thread(
+                target=lambda: result.update(
+                    report=engine.index(on_progress=lambda d, t, p: stages.append(p.stage))
+                )
+            )
+            worker.start()
+            time.sleep(2.0)
+            assert stages == ["waiting"]
+            assert store.count_pending() == waiting_before and store.count_vectors() == 0
+        finally:
+            holder.communicate("go\n", timeout=30)
+        worker.join(120)
+        assert result["report"].embedded == 6 and store.count_pending() == 0
+        assert "embedding" in stages and stages[-1] == "done"
