@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,13 @@ class MainWindow(QMainWindow):
         self._turn_id: int | None = None
         self.suggested: list[str] = []
         self._watcher = None  # rag.sync.FolderWatcher of the open folder
+        # The watcher's thread only raises this flag; a timer of the window reads it, so no
+        # call crosses into Qt from another thread (or reaches a window already deleted).
+        self._folder_dirty = threading.Event()
+        self._sync_timer = QTimer(self)
+        self._sync_timer.setInterval(300)
+        self._sync_timer.timeout.connect(self._check_folder_changed)
+        self._sync_timer.start()
         self.setWindowTitle("Quarry")
         self.setAcceptDrops(True)
 
@@ -449,18 +457,23 @@ class MainWindow(QMainWindow):
             self.start_index()
 
     def _watch(self, folder: Path | None) -> None:
-        """Follow the shown library's files (the watcher's thread reaches the window through
-        the folder_changed signal)."""
+        """Follow the shown library's files (the watcher's thread raises _folder_dirty)."""
         if self._watcher is not None:
             self._watcher.close()
             self._watcher = None
+        self._folder_dirty.clear()
         if folder is not None:
             from rag.sync import FolderWatcher
 
             try:
-                self._watcher = FolderWatcher(folder, self.folder_changed.emit)
+                self._watcher = FolderWatcher(folder, self._folder_dirty.set)
             except OSError as exc:
                 self.statusBar().showMessage(f"Not following changes in the folder: {exc}", 8000)
+
+    def _check_folder_changed(self) -> None:
+        if self._folder_dirty.is_set():
+            self._folder_dirty.clear()
+            self.folder_changed.emit()
 
     def _on_folder_changed(self) -> None:
         """Re-index after a change; a run in progress is stopped and started again (both
