@@ -29,7 +29,7 @@ from rag.loaders._ocr import PageReader
 from rag.types import Page
 
 SUFFIXES = frozenset({".pdf"})
-REQUIRES = ("pypdfium2", "rapidocr_onnxruntime")  # imported lazily; the installer must bundle them
+REQUIRES = ("pypdfium2", "rapidocr_onnxruntime", "wordninja")  # imported lazily; the installer must bundle them
 
 # A page with fewer visible characters than this has no text layer worth the
 # name: a stamp ("Page 3 of 40") is not a text layer, a one-line memo is.
