@@ -33,10 +33,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.plain import tip
+from rag.text import CITATION, citation_numbers
 from rag.types import Answer, Support
 
 CITE_SCHEME = "quarry"
-_MARKER = re.compile(r"\s?\[(\d+)\]")
+_MARKER = re.compile(r"\s?(?:" + CITATION.pattern + ")", re.IGNORECASE)
 # Wavy underlines in these hues read on light and dark backgrounds alike.
 _WEAK = QColor(214, 140, 0)
 _UNSUPPORTED = QColor(220, 50, 47)
@@ -51,11 +52,16 @@ def cite_url(answer: int, source: int) -> str:
     return f"{CITE_SCHEME}:cite/{answer}/{source}"
 
 
-def parse_cite(url: QUrl) -> tuple[int, int] | None:
+def evidence_url(answer: int, index: int) -> str:
+    return f"{CITE_SCHEME}:evidence/{answer}/{index}"
+
+
+def parse_cite(url: QUrl, kind: str = "cite") -> tuple[int, int] | None:
+    """(answer, source number) of a citation link; ``kind="evidence"``: (answer, evidence index)."""
     if url.scheme() != CITE_SCHEME:
         return None
     parts = url.path().split("/")
-    if len(parts) != 3 or parts[0] != "cite":
+    if len(parts) != 3 or parts[0] != kind:
         return None
     try:
         return int(parts[1]), int(parts[2])
@@ -100,6 +106,7 @@ class ChatView(QWidget):
     ask_requested = Signal(str)
     stop_requested = Signal()
     citation_clicked = Signal(int, int)  # answer index, source number
+    evidence_clicked = Signal(int, int)  # answer index, index into Answer.evidence
     copy_requested = Signal()
     export_requested = Signal()
     choose_folder_requested = Signal()
@@ -270,6 +277,9 @@ class ChatView(QWidget):
         cite = parse_cite(url)
         if cite:
             self.citation_clicked.emit(*cite)
+        quote = parse_cite(url, "evidence")
+        if quote:
+            self.evidence_clicked.emit(*quote)
 
     # -- writing -----------------------------------------------------------------------
     def _end(self) -> QTextCursor:
@@ -361,6 +371,7 @@ class ChatView(QWidget):
             self._write_refusal(cursor, answer)
         else:
             self._write_answer(cursor, answer, index)
+            self._write_evidence(cursor, answer, index)
         self._write_footer(cursor, answer)
         for b in (self.copy_button, self.export_button):
             b.setEnabled(True)
@@ -462,9 +473,29 @@ class ChatView(QWidget):
         pos = 0
         for m in _MARKER.finditer(text):
             cursor.insertText(text[pos : m.start()], QTextCharFormat())
-            self._write_citations(cursor, answer, index, [(int(m.group(1)), False)])
+            numbers = [(n, False) for n in citation_numbers(m.group(1))]
+            self._write_citations(cursor, answer, index, numbers)
             pos = m.end()
         cursor.insertText(text[pos:], QTextCharFormat())
+
+    def _write_evidence(self, cursor: QTextCursor, answer: Answer, index: int) -> None:
+        """The answering sentences, quoted under the answer; a click opens each on its page."""
+        for i, e in enumerate(answer.evidence):
+            block = QTextBlockFormat()
+            block.setTopMargin(4 if i == 0 else 0)
+            block.setLeftMargin(18)
+            cursor.insertBlock(block, QTextCharFormat())
+            fmt = QTextCharFormat()
+            fmt.setAnchor(True)
+            fmt.setAnchorHref(evidence_url(index, i))
+            fmt.setForeground(self.palette().brush(QPalette.ColorRole.Link))
+            fmt.setFontItalic(True)
+            place = f"{e.file}" + (f", page {e.page}" if e.page else "")
+            fmt.setToolTip(tip(f"Open {place} at this sentence"))
+            if e.part:
+                cursor.insertText(f"{e.part}: ", self._muted())
+            cursor.insertText(f"“{e.text}”", fmt)
+            cursor.insertText(f"  [{e.source}] {place}", self._muted())
 
     def _write_footer(self, cursor: QTextCursor, answer: Answer) -> None:
         parts = []

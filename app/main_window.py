@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from rag.engine_api import EngineAPI
 from rag.highlight import supporting_span
 from rag.libraries import Libraries, LibraryError
 from rag.progress import status_line
+from rag.render import conversation_markdown, format_answer
 from rag.settings import LiveSettings, Settings
 from rag.suggest import first_questions
 from rag.types import Answer, Source, Turn
@@ -53,50 +53,6 @@ def _decode(text: str) -> QByteArray:
         return QByteArray(base64.b64decode(text.encode("ascii"), validate=True))
     except ValueError:
         return QByteArray()
-
-
-def conversation_markdown(folder: Path | None, exchanges: list[tuple[str, Answer | str]]) -> str:
-    """The conversation with each answer's sources, as a Markdown document."""
-    lines = ["# Quarry conversation", ""]
-    if folder:
-        lines.append(f"Folder: `{folder}`  ")
-    lines += [f"Exported: {dt.datetime.now():%Y-%m-%d %H:%M}", ""]
-    for question, answer in exchanges:
-        lines += [f"## {question}", ""]
-        if isinstance(answer, str):
-            lines += [f"*Could not answer: {answer}*", ""]
-            continue
-        if answer.refused:
-            lines += ["*Not found in your documents.*", ""]
-        lines += [answer.text.strip() or "*(no answer)*", ""]
-        if answer.note:
-            lines += [f"*{answer.note}*", ""]
-        marked = [s for s in answer.sentences if s.support.value != "supported"]
-        for s in marked:
-            lines.append(f"> {s.support.value}: “{s.text.strip()}” — {s.evidence}")
-        if marked:
-            lines.append("")
-        if answer.sources:
-            lines += ["**Sources**", ""]
-            for s in answer.sources:
-                quote = " ".join(s.text.split())
-                lines.append(
-                    f"{s.number}. {s.file}"
-                    + (f", page {s.page}" if s.page else "")
-                    + f" — “{quote}”"
-                )
-            lines.append("")
-    return "\n".join(lines)
-
-
-def answer_plain_text(answer: Answer) -> str:
-    text = answer.text.strip()
-    if answer.sources:
-        text += "\n\nSources:\n" + "\n".join(
-            f"[{s.number}] {s.file}" + (f", page {s.page}" if s.page else "")
-            for s in answer.sources
-        )
-    return text
 
 
 class MainWindow(QMainWindow):
@@ -188,6 +144,7 @@ class MainWindow(QMainWindow):
         self.chat.ask_requested.connect(self.ask)
         self.chat.stop_requested.connect(self.stop_answer)
         self.chat.citation_clicked.connect(self.open_citation)
+        self.chat.evidence_clicked.connect(self.open_evidence)
         self.chat.copy_requested.connect(self.copy_last_answer)
         self.chat.export_requested.connect(self.export_dialog)
         self.chat.choose_folder_requested.connect(self.choose_folder)
@@ -276,6 +233,8 @@ class MainWindow(QMainWindow):
             QKeySequence.StandardKey.Open,
             "Add a folder of documents as a library",
         )
+        self.libraries_menu = file.addMenu("&Libraries")
+        self.libraries_menu.aboutToShow.connect(self._fill_libraries_menu)
         action(file, "&New conversation", self.new_conversation, QKeySequence.StandardKey.New)
         action(file, "Re-&index library", self.start_index, "F5")
         file.addSeparator()
@@ -322,6 +281,25 @@ class MainWindow(QMainWindow):
 
         help_menu = bar.addMenu("&Help")
         action(help_menu, "&About Quarry", self.show_about)
+
+    def _fill_libraries_menu(self) -> None:
+        """File → Libraries: every library (the shown one checked), to switch to."""
+        menu = self.libraries_menu
+        menu.clear()
+        names = self.libraries.names()
+        for name in [*names, ALL] if len(names) > 1 else names:
+            a = menu.addAction("All libraries" if name == ALL else name.replace("&", "&&"))
+            a.setCheckable(True)
+            a.setChecked(name == self.library_name)
+            a.triggered.connect(lambda _checked=False, n=name: self.switch_library(n))
+        if not names:
+            menu.addAction("No libraries yet").setEnabled(False)
+        menu.addSeparator()
+        current = self.library_name not in (None, ALL)
+        rename = menu.addAction("Rename…", lambda: self.rename_library(self.library_name))
+        remove = menu.addAction("Remove…", lambda: self.remove_library(self.library_name))
+        rename.setEnabled(current)
+        remove.setEnabled(current)
 
     def open_settings(self) -> None:
         """The settings dialog; what it changes is used at once and saved."""
@@ -833,6 +811,27 @@ class MainWindow(QMainWindow):
         self.sources.show_answer(self.answers[answer_index], answer_index)
         self.sources.select(number)
 
+    def open_evidence(self, answer_index: int, i: int) -> None:
+        """Open an evidence sentence's source, highlighting that sentence, not the passage."""
+        if not 0 <= answer_index < len(self.answers):
+            return
+        answer = self.answers[answer_index]
+        if not 0 <= i < len(answer.evidence):
+            return
+        e = answer.evidence[i]
+        source = next((s for s in answer.sources if s.number == e.source), None)
+        if source is None:
+            return
+        self.right_tabs.setCurrentWidget(self.sources)
+        self.right_dock.show()
+        self.sources.show_answer(answer, answer_index)
+        self.sources.blockSignals(True)  # the passage itself is not opened: the sentence is
+        try:
+            self.sources.select(e.source)
+        finally:
+            self.sources.blockSignals(False)
+        self.show_source(replace(source, start=e.start, end=e.end, text=e.text))
+
     def step_citation(self, step: int) -> None:
         """Show the next (or previous) source of the answer shown (F8 / Shift+F8)."""
         if self.sources.answer is None and self.answers:
@@ -895,7 +894,7 @@ class MainWindow(QMainWindow):
 
     def copy_last_answer(self) -> None:
         if self.answers:
-            self.chat.copy_text(answer_plain_text(self.answers[-1]))
+            self.chat.copy_text(format_answer(self.answers[-1], details=False))
             self.statusBar().showMessage("Answer copied.", 3000)
 
     def export_dialog(self, kind: str = "md") -> None:

@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from rag import grounding  # noqa: E402
 from rag.grounding import check_answer, facts, split_sentences  # noqa: E402
+from rag.text import CJK  # noqa: E402
 from rag.types import Source, Support  # noqa: E402
 
 EVALSETS = ROOT.parent / "shared" / "evalsets"
@@ -97,8 +98,8 @@ def alter(sentence: str, gold: str, names: list[str], rng: random.Random) -> str
                 if new not in gold:
                     return sentence.replace(f, new, 1)
         else:
-            same_script = [n for n in names if bool(grounding._CJK.search(n)) ==
-                           bool(grounding._CJK.search(f)) and n.lower() not in gold.lower()]
+            same_script = [n for n in names if bool(CJK.search(n)) ==
+                           bool(CJK.search(f)) and n.lower() not in gold.lower()]
             if same_script:
                 return sentence.replace(f, rng.choice(same_script), 1)
     return None

@@ -116,7 +116,7 @@ def measure(size: int, k: int, sentences: list[str], questions: list[str], qvecs
         store = IndexStore.open(Path(tmp), meta)
         reopen_s = time.perf_counter() - t
         retriever = Retriever(store, embedder)
-        raw = store._faiss  # the same vectors, searched directly
+        raw = store.vectors.index  # the same FAISS index, searched directly
         for q in questions[:10]:
             retriever.search(q, k)
         ours, ours_cpu = timed(lambda q: retriever.search(q, k), questions)

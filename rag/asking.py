@@ -11,17 +11,30 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from rag import grounding
+from rag import evidence, grounding
 from rag.prompts import Templates, build_prompt
-from rag.types import Answer, AnswerSentence, AnswerStats, Hit, Source, Support, Turn
+from rag.text import CJK, in_chinese
+from rag.types import (
+    Answer,
+    AnswerSentence,
+    AnswerStats,
+    Evidence,
+    Hit,
+    Source,
+    Support,
+    Turn,
+)
 
 if TYPE_CHECKING:
     from models.decoding import DecodingParams
 
 REFUSAL_SOURCES = 3  # closest passages listed with a refusal
 RELATIVE_FLOOR = 0.5  # passages scoring under this share of the best one are not sent
+# Tokens of source text the model reads: the best sentences with their neighbours, not
+# whole passages (reading the prompt is most of the wait on a CPU). 0 sends whole passages.
+# Chosen with bench/accuracy.py (see its figures in the commit that set it).
+CONTEXT_TOKENS = 0
 FOLLOW_UP_WORDS = 6  # a question this short, after another one, is read as a follow-up
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # Pronouns are matched in lower case (or capitalized first), so "IT" is not "it".
 _ANAPHORA = re.compile(
     r"^\s*(?i:and|or|but|also|what about|how about|then|so)\b"
@@ -53,8 +66,17 @@ def answer_question(question: str, history: Sequence[Turn], *, retriever: Any, l
     if not relevant:
         return refusal(question, hits, relevance_floor, stats)
 
+    t1 = time.perf_counter()
+    ranked = [_source(i, h) for i, h in enumerate(relevant, start=1)]
+    selection = evidence.select(question, ranked, embedder)
+    stats.evidence_s = time.perf_counter() - t1
+
+    passages = None
+    if CONTEXT_TOKENS:
+        passages = evidence.compact_passages(selection, ranked, llm.count_tokens, CONTEXT_TOKENS)
     prompt = build_prompt(question, relevant, history, llm=llm,
-                          answer_tokens=int(decoding.max_tokens), templates=templates)
+                          answer_tokens=int(decoding.max_tokens), templates=templates,
+                          passages=passages)
     gen = llm.generate(prompt.messages, decoding, on_token=on_token, should_stop=should_stop)
     stats.prompt_s = float(gen.ttft_s or 0.0)
     stats.generate_s = max(0.0, float(gen.total_s) - stats.prompt_s)
@@ -64,15 +86,22 @@ def answer_question(question: str, history: Sequence[Turn], *, retriever: Any, l
     stop = getattr(gen.stop_reason, "value", gen.stop_reason)
     stats.stop_reason = str(stop).lower() if stop is not None else ""
 
-    t1 = time.perf_counter()
-    text = grounding.strip_copied_headers(gen.text.strip(), len(prompt.sources))
-    sentences = grounding.check_answer(text, prompt.sources, embedder, question=question)
-    stats.check_s = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    model_text = grounding.strip_copied_headers(gen.text.strip(), len(prompt.sources))
+    sentences = grounding.check_answer(model_text, prompt.sources, embedder, question=question)
+    shown = {s.number for s in prompt.sources}
+    best = [e for e in selection.best() if e.source in shown]
+    text, quoted, unanswered, why = _evidence_first(question, model_text, sentences, best,
+                                                    prompt.sources, stats.stop_reason)
+    if text != model_text:
+        sentences = grounding.check_answer(text, prompt.sources, embedder, question=question)
+    stats.check_s = time.perf_counter() - t2
 
-    notes = [_stop_note(stats.stop_reason, int(decoding.max_tokens)), getattr(gen, "note", "")]
-    if not text:
+    notes = [_stop_note(stats.stop_reason, int(decoding.max_tokens)), getattr(gen, "note", ""),
+             why]
+    if not model_text and not quoted:
         notes.append("The model returned no answer.")
-    if prompt.dropped_sources:
+    if prompt.dropped_sources and passages is None:
         notes.append(f"{prompt.dropped_sources} lower-ranked passage(s) did not fit in the "
                      "model's context and were left out.")
     invalid = sorted({n for s in sentences for n in s.invalid_citations})
@@ -80,7 +109,72 @@ def answer_question(question: str, history: Sequence[Turn], *, retriever: Any, l
         notes.append("The model cited source numbers that do not exist: "
                      + ", ".join(f"[{n}]" for n in invalid) + ".")
     return Answer(question=question, text=text, sentences=sentences, sources=prompt.sources,
-                  stats=stats, refused=False, note=" ".join(n for n in notes if n))
+                  stats=stats, refused=False, note=" ".join(n for n in notes if n),
+                  evidence=evidence.distinct(best), quoted=quoted, model_text=model_text,
+                  unanswered=unanswered)
+
+
+_FAILURE_NOTES = {
+    "empty": "The model gave no answer",
+    "citations": "The model's reply was only citation marks",
+    "refusal": "The model said the documents do not answer, but a source does",
+    "copy": "The model copied a whole passage",
+    "unsupported": "The sources do not back the model's answer",
+}
+
+
+def _evidence_first(question: str, model_text: str, sentences: Sequence[AnswerSentence],
+                    best: Sequence[Evidence], sources: Sequence[Source], stop_reason: str
+                    ) -> tuple[str, bool, list[str], str]:
+    """What to show as the answer: the model's text, or the quoted evidence where the
+    model's reply is not an answer, and which parts of the question stay unanswered.
+
+    Returns (text, quoted, unanswered parts, a note for the reader).
+    """
+    if stop_reason == "cancelled":
+        return model_text, False, [], ""
+    strong = [e for e in best if e.strong]
+    kind = evidence.failure(model_text, sentences, sources, strong=bool(strong))
+    if kind:
+        use = evidence.distinct(strong or (list(best[:1]) if kind == "copy" else []))
+        if use:
+            return (evidence.quote(use), True, [e.part for e in best if not e.strong and e.part],
+                    f"{_FAILURE_NOTES[kind]}; the answer is quoted from the source.")
+        if kind in ("empty", "citations"):
+            text = ("来源中没有句子明确回答这个问题。" if in_chinese(question)
+                    else "No sentence in the sources clearly answers this question.")
+            return text, False, [], f"{_FAILURE_NOTES[kind]}."
+        return model_text, False, [], ""
+    if len(best) < 2 or not any(e.part for e in best):
+        return model_text, False, [], ""
+    # Several parts: each is looked for in the answer on its own.
+    added: list[Evidence] = []
+    unanswered: list[str] = []
+    for e in best:
+        if evidence.addresses(model_text, e.part, e):
+            continue
+        if e.strong:
+            added.append(e)
+        else:
+            unanswered.append(e.part)
+    text = model_text
+    notes = []
+    if added:
+        text += "\n" + evidence.quote(added)
+        notes.append("The model's answer left out "
+                     + "; ".join(f"“{e.part}”" for e in added)
+                     + ": quoted from the source.")
+    if unanswered:
+        lines = [("没有找到回答：" if in_chinese(question) else "Not answered by the sources: ")
+                 + p for p in unanswered]
+        text += "\n" + "\n".join(lines)
+    return text, bool(added), unanswered, " ".join(notes)
+
+
+def _source(number: int, h: Hit) -> Source:
+    return Source(number=number, chunk_id=h.chunk_id, file=h.file, page=h.page, start=h.start,
+                  end=h.end, text=h.text, score=h.score, title=h.title, ocr=h.ocr,
+                  ocr_confidence=h.ocr_confidence)
 
 
 def retrieval_query(question: str, history: Sequence[Turn]) -> str:
@@ -93,23 +187,17 @@ def retrieval_query(question: str, history: Sequence[Turn]) -> str:
     """
     if not history:
         return question
-    words = len(re.findall(r"\w+", _CJK.sub("", question))) + len(_CJK.findall(question)) / 2
+    words = len(re.findall(r"\w+", CJK.sub("", question))) + len(CJK.findall(question)) / 2
     if words <= FOLLOW_UP_WORDS or _ANAPHORA.search(question):
         return f"{history[-1].question.strip()} {question.strip()}"
     return question
-
-
-def in_chinese(text: str) -> bool:
-    return len(_CJK.findall(text)) >= max(1, len(re.findall(r"[A-Za-z]+", text)))
 
 
 def refusal(question: str, hits: Sequence[Hit], relevance_floor: float,
             stats: AnswerStats) -> Answer:
     """The honest answer when nothing relevant was found, made without the model."""
     closest = list(hits)[:REFUSAL_SOURCES]
-    sources = [Source(number=i, chunk_id=h.chunk_id, file=h.file, page=h.page, start=h.start,
-                      end=h.end, text=h.text, score=h.score, title=h.title)
-               for i, h in enumerate(closest, start=1)]
+    sources = [_source(i, h) for i, h in enumerate(closest, start=1)]
     if in_chinese(question):
         text = "您的文档中没有找到与这个问题相关的内容。"
         if sources:

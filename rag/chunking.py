@@ -176,7 +176,7 @@ CONTEXT_CHARS = 200  # of profile line and heading put before a chunk; fits the 
 def contextual_text(chunk: Chunk) -> str:
     """What is embedded for ``chunk``: its document's line (organisation, kind, period) and
     nearest heading, then the passage. A question names the company and the statement
-    ("Lockheed Martin's FY2021 cash flow") that the passage itself rarely repeats. The
+    ("Northwind's FY2021 cash flow") that the passage itself rarely repeats. The
     stored text and offsets stay the passage's own."""
     context = " · ".join(x for x in (chunk.title, chunk.heading) if x)[:CONTEXT_CHARS]
     return f"{context}\n{chunk.text}" if context else chunk.text

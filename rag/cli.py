@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="Use the saved index as it is, without checking the folder for changes.",
     )
     p.add_argument("--quiet", "-q", action="store_true", help="No progress bar.")
+    p.add_argument(
+        "--debug", action="store_true", help="Show the full traceback of an error, for a report."
+    )
     Settings.add_arguments(p)
     return p
 
@@ -111,22 +114,47 @@ def run(argv: list[str], open_window: OpenWindow | None = None) -> int:
     if not ns.docs:
         parser.error("--search, --ask and --profiles need --docs DIR")
 
-    from rag.engine import Engine, FolderError
+    try:
+        return _headless(ns, settings)
+    except Exception as exc:
+        message = person_message(exc)
+        if message is None or ns.debug:
+            raise
+        print(f"quarry: {message}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def person_message(exc: BaseException) -> str | None:
+    """One sentence for an error a person can cause or meet (a missing folder, a full or
+    read-only disk, no permission, a damaged or locked index); None for a bug."""
+    import sqlite3
+
+    from models import ModelError
+    from rag import errors
+    from rag.embeddings import EmbeddingModelError
+    from rag.engine import FolderError
+    from rag.store import IndexStoreError
+
+    if isinstance(exc, FolderError | IndexStoreError | ModelError | EmbeddingModelError):
+        return str(exc)
+    if isinstance(exc, OSError | sqlite3.Error):
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        advice = errors.advice(exc)
+        text = f"{errors.reason(exc)}{where}"
+        return (text[:1].upper() + text[1:]) + (f"; {advice}." if advice else ".")
+    return None
+
+
+def _headless(ns: argparse.Namespace, settings: Settings) -> int:
+    from rag.engine import Engine
+    from rag.store import IndexDamagedError
 
     with Engine(settings) as engine:
-        try:
-            engine.open_folder(Path(ns.docs))
-        except FolderError as exc:
-            print(f"quarry: {exc}", file=sys.stderr)
-            return EXIT_ERROR
+        engine.open_folder(Path(ns.docs))
         if engine.rebuild_reason and not ns.quiet:
             print(f"quarry: rebuilding the index: {engine.rebuild_reason}", file=sys.stderr)
         if not ns.no_index:
-            bar = ProgressBar(sys.stderr, enabled=not ns.quiet)
-            report = engine.index(on_progress=bar.update)
-            bar.finish()
-            if not ns.quiet:
-                print_summary(report, sys.stderr)
+            _index(engine, ns)
         if not any(
             f.status in (FileStatus.INDEXED, FileStatus.UNCHANGED) and f.chunks
             for f in engine.files()
@@ -135,9 +163,27 @@ def run(argv: list[str], open_window: OpenWindow | None = None) -> int:
             return EXIT_NOTHING
         if ns.profiles:
             return _profiles(engine, ns.json)
-        if ns.search is not None:
-            return _search(engine, ns.search, settings.retrieval.k, ns.json)
-        return _ask(engine, ns.ask, ns.json)
+        try:
+            if ns.search is not None:
+                return _search(engine, ns.search, settings.retrieval.k, ns.json)
+            return _ask(engine, ns.ask, ns.json)
+        except IndexDamagedError as exc:
+            # The engine has emptied the index; build it again and ask once more.
+            print(f"quarry: {exc} Rebuilding it now.", file=sys.stderr)
+            _index(engine, ns)
+            if ns.search is not None:
+                return _search(engine, ns.search, settings.retrieval.k, ns.json)
+            return _ask(engine, ns.ask, ns.json)
+
+
+def _index(engine, ns: argparse.Namespace) -> None:
+    bar = ProgressBar(sys.stderr, enabled=not ns.quiet)
+    report = engine.index(on_progress=bar.update)
+    bar.finish()
+    if report.note:
+        print(f"quarry: {report.note}", file=sys.stderr)
+    elif not ns.quiet:
+        print_summary(report, sys.stderr)
 
 
 def _questions(arg: str) -> Iterable[str]:
@@ -189,7 +235,7 @@ def _profiles(engine, as_json: bool) -> int:
 
 def _ask(engine, arg: str, as_json: bool) -> int:
     from models import ModelError
-    from rag.render import format_answer
+    from rag.render import answer_json, format_answer
 
     try:
         engine.load_model()
@@ -206,7 +252,7 @@ def _ask(engine, arg: str, as_json: bool) -> int:
             print(f"quarry: {exc}", file=sys.stderr)
             return EXIT_ERROR
         if as_json or arg == "-":
-            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+            print(json.dumps(answer_json(answer), ensure_ascii=False), flush=True)
         else:
             if stream:
                 print("\n")

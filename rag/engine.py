@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rag import paths
 from rag.settings import Settings
-from rag.types import Answer, FileReport, Hit, IndexProgress, IndexReport, Turn
+from rag.types import Answer, FileReport, FileStatus, Hit, IndexProgress, IndexReport, Turn
 
 INDEX_SCHEMA = 1
 
@@ -120,7 +120,11 @@ class Engine:
         }
 
     def open_folder(self, folder: Path) -> None:
-        """Open the saved index of ``folder`` (creating an empty one); does not index."""
+        """Open the saved index of ``folder`` (creating an empty one); does not index.
+
+        Raises FolderError for a folder that cannot be used and
+        rag.store.IndexStoreError (one sentence) for an index that cannot be opened.
+        """
         folder = Path(folder).expanduser()
         if not folder.exists():
             raise FolderError(f"The folder {folder} does not exist.")
@@ -131,14 +135,29 @@ class Engine:
             if self.folder == folder and self._store is not None:
                 return
             self._close_index()
-            from rag.retrieve import Retriever
-            from rag.store import IndexStore
+            self._open_index(folder)
 
-            store = IndexStore.open(paths.index_dir_for(folder), self._index_meta())
-            self.rebuild_reason = store.rebuild_reason
-            self._store = store
-            self._retriever = Retriever(store, self.embedder)
-            self.folder = folder
+    def _open_index(self, folder: Path, rebuild: str = "") -> None:
+        from rag.retrieve import Retriever
+        from rag.store import IndexStore
+
+        store = IndexStore.open(
+            paths.index_dir_for(folder),
+            self._index_meta(),
+            vector_index=self.settings.index.vector_index,
+            rebuild=bool(rebuild),
+        )
+        self.rebuild_reason = rebuild or store.rebuild_reason
+        self._store = store
+        self._retriever = Retriever(store, self.embedder)
+        self.folder = folder
+
+    def _rebuild_damaged(self, exc: Exception) -> None:
+        """Start the open folder's index afresh after damage was found in it."""
+        with self._lock:
+            folder = self.folder
+            self._close_index()
+            self._open_index(folder, rebuild=f"the index was damaged ({exc})")
 
     def index(
         self,
@@ -151,22 +170,52 @@ class Engine:
         Two phases (see :mod:`rag.ingest`): every file is read and searchable by its
         words first, then passages are embedded while search and ask already work;
         ``on_progress`` reports both. Either phase resumes where a stop left it.
+
+        One process updates an index at a time: while another does, this one waits
+        (progress stage "waiting"). A read-only index is left as it is and the report's
+        ``note`` says so. Damage found while indexing rebuilds the index once.
         """
-        from rag.ingest import index_folder
+        from rag.store import IndexDamagedError, IndexReadOnlyError
 
         if folder is not None:
             self.open_folder(folder)
         if self.folder is None:
             raise FolderError("No folder is open.")
-        return index_folder(
-            self.folder,
-            self._store,
-            self.embedder,
-            self._get_chunker(),
-            on_progress=on_progress,
-            should_stop=should_stop,
-            load_options=self._load_options(),
-        )
+        try:
+            return self._index_once(on_progress, should_stop)
+        except IndexReadOnlyError as exc:
+            files = [
+                FileReport(r.path, FileStatus.UNCHANGED, r.reason, r.chunks)
+                if r.status is FileStatus.INDEXED
+                else FileReport(r.path, r.status, r.reason, r.chunks)
+                for r in self._store.all_files()
+            ]
+            return IndexReport(folder=str(self.folder), files=files, note=str(exc))
+        except IndexDamagedError as exc:
+            self._rebuild_damaged(exc)
+            return self._index_once(on_progress, should_stop)
+
+    def _index_once(self, on_progress, should_stop) -> IndexReport:
+        from rag.ingest import index_folder
+
+        store = self._store
+
+        def waiting() -> None:
+            if on_progress is not None:
+                on_progress(0, 0, IndexProgress("", 0, 0.0, "waiting"))
+
+        with store.writing(on_wait=waiting, should_stop=should_stop) as got:
+            if not got:
+                return IndexReport(folder=str(self.folder), cancelled=True)
+            return index_folder(
+                self.folder,
+                store,
+                self.embedder,
+                self._get_chunker(),
+                on_progress=on_progress,
+                should_stop=should_stop,
+                load_options=self._load_options(),
+            )
 
     # -- OCR ---------------------------------------------------------------------
     @property
@@ -277,7 +326,13 @@ class Engine:
         self, question: str, k: int | None = None, folders: Sequence[Path] | None = None
     ) -> list[Hit]:
         """The best passages of the open folder, or of every folder in ``folders`` (named as
-        in ``ask``: relative to the one folder, or by absolute path across several)."""
+        in ``ask``: relative to the one folder, or by absolute path across several).
+
+        Damage found in the open folder's index empties it (so the next ``index``
+        rebuilds it) and raises rag.store.IndexDamagedError: never a loop of the same
+        failure."""
+        from rag.store import IndexDamagedError
+
         k = k or self.settings.retrieval.k
         if folders is not None:
             across = self._across(folders)
@@ -287,7 +342,12 @@ class Engine:
                 across.close()
         if self._retriever is None:
             raise FolderError("No folder is open.")
-        return self._mark_ocr(self._retriever.search(question, k))
+        try:
+            hits = self._retriever.search(question, k)
+        except IndexDamagedError as exc:
+            self._rebuild_damaged(exc)
+            raise
+        return self._mark_ocr(hits)
 
     def source_text(self, file: str, page: int | None) -> str:
         """The text that a Source's start/end offsets index into (for highlighting)."""
@@ -302,11 +362,15 @@ class Engine:
         return "".join(p.text for p in doc.pages)
 
     def absolute_path(self, file: str) -> Path:
+        """The file on disk for a ``file`` as the index shows it (names that are not UTF-8
+        are shown with ``\\xNN`` escapes; this turns them back)."""
+        from rag.scan import fs_name
+
         if Path(file).is_absolute():  # a source found by asking across several folders
-            return Path(file)
+            return Path(fs_name(file))
         if self.folder is None:
             raise FolderError("No folder is open.")
-        return self.folder / file
+        return self.folder / fs_name(file)
 
     # -- answers -------------------------------------------------------------------
     @property
@@ -360,6 +424,7 @@ class Engine:
         folder, sources name files relative to it; with several, by absolute path
         (which ``absolute_path`` accepts)."""
         from rag.asking import answer_question
+        from rag.store import IndexDamagedError
 
         across = self._across(folders) if folders is not None else None
         retriever = across if across is not None else self._retriever
@@ -386,6 +451,10 @@ class Engine:
                     should_stop=should_stop,
                 )
             answer.sources = self._mark_ocr(answer.sources)
+        except IndexDamagedError as exc:
+            if folders is None:
+                self._rebuild_damaged(exc)
+            raise
         finally:
             if across is not None:
                 across.close()
@@ -403,7 +472,11 @@ class Engine:
                     if folder == self.folder and self._retriever is not None:
                         parts.append((folder, self._retriever, None))
                     elif folder.is_dir():
-                        store = IndexStore.open(paths.index_dir_for(folder), self._index_meta())
+                        store = IndexStore.open(
+                            paths.index_dir_for(folder),
+                            self._index_meta(),
+                            vector_index=self.settings.index.vector_index,
+                        )
                         parts.append((folder, Retriever(store, self.embedder), store))
         except BaseException:
             _Across(parts).close()

@@ -28,6 +28,19 @@ from typing import Protocol
 import numpy as np
 
 from rag.loaders import supported_suffixes
+from rag.text import (
+    CITATION,
+    CJK,
+    CJK_RUN,
+    LATIN_WORD,
+    NUMBER,
+    STOP_WORDS,
+    citation_numbers,
+    fold,
+    number_values,
+    root,
+    strip_citations,
+)
 from rag.types import AnswerSentence, Citation, Source, Support
 
 # -- thresholds (measured with bench/grounding.py; see its output) -----------------
@@ -43,12 +56,6 @@ class Embedder(Protocol):
 
 
 # -- citations ---------------------------------------------------------------------
-_CITATION = re.compile(
-    r"[\[［【]\s*(?:(?:sources?|refs?|references?|passages?|来源|资料|文档)\s*[:：#]?\s*)?"
-    r"(\d{1,3}(?:\s*(?:[-–~～]|,|，|、|;|；|and|和)\s*\d{1,3})*)\s*[\]］】]",
-    re.IGNORECASE)
-_RANGE = re.compile(r"(\d+)\s*[-–~～]\s*(\d+)")
-MAX_RANGE = 20  # "[1-3]" expands; a range wider than this is taken as a typo, not a citation
 
 
 def parse_citations(text: str, n_sources: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -59,22 +66,12 @@ def parse_citations(text: str, n_sources: int) -> tuple[tuple[int, ...], tuple[i
     """
     valid: list[int] = []
     invalid: list[int] = []
-    for m in _CITATION.finditer(text):
-        body = m.group(1)
-        numbers: list[int] = []
-        for r in _RANGE.finditer(body):
-            a, b = int(r.group(1)), int(r.group(2))
-            numbers.extend(range(a, b + 1) if 0 <= b - a <= MAX_RANGE else (a, b))
-        numbers.extend(int(x) for x in re.findall(r"\d+", _RANGE.sub(" ", body)))
-        for n in numbers:
+    for m in CITATION.finditer(text):
+        for n in citation_numbers(m.group(1)):
             bucket = valid if 1 <= n <= n_sources else invalid
             if n not in bucket:
                 bucket.append(n)
     return tuple(valid), tuple(invalid)
-
-
-def strip_citations(text: str) -> str:
-    return re.sub(r"\s+", " ", _CITATION.sub(" ", text)).strip()
 
 
 # -- sentences ---------------------------------------------------------------------
@@ -113,7 +110,7 @@ def strip_copied_headers(text: str, n_sources: int) -> str:
 
 _END = re.compile(r"[.!?]+[\"'”’)]*(?=\s|$|[\[［【])|[。！？!?]+[”’」』）)]*|…+(?=\s|$)")
 _BULLET = re.compile(r"\s*(?:[-*•·]|\d{1,2}[.)、]|[（(]?\d{1,2}[)）])\s+")
-_TRAILING_CITATIONS = re.compile(r"(?:\s*" + _CITATION.pattern + r")+", re.IGNORECASE)
+_TRAILING_CITATIONS = re.compile(r"(?:\s*" + CITATION.pattern + r")+", re.IGNORECASE)
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -160,7 +157,7 @@ def _add_span(text: str, spans: list[tuple[int, int]], start: int, end: int) -> 
     if start >= end:
         return
     if spans and not strip_citations(text[start:end]).strip(" .。,，;；:：") and \
-            _CITATION.search(text[start:end]):
+            CITATION.search(text[start:end]):
         spans[-1] = (spans[-1][0], end)  # a lone "[2]" belongs to the sentence above
         return
     spans.append((start, end))
@@ -175,19 +172,6 @@ def _is_abbreviation(text: str, dot: int, line_end: int) -> bool:
 
 
 # -- words, facts and non-claims ---------------------------------------------------
-_STOP = frozenset(
-    """
-a an the and or but if then than so of in on at to for from by with without about as into
-over under between through during before after above below up down out off again further
-is are was were be been being am do does did doing have has had having it its it's this that
-these those there here which who whom whose what when where why how all any both each few more
-most other some such no nor not only own same too very can will just should would could may
-might must shall also i we you he she they them their our your his her my me us per
-""".split()  # noqa: SIM905
-)
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*[A-Za-z]|[A-Za-z]")
-_NUMBER = re.compile(r"(?<![A-Za-z\d.,])\d+(?:[,，]\d{3})*(?:\.\d+)?")
 _NAME = re.compile(r"\b[A-Z][A-Za-z&'’\-]*[A-Za-z]\b")
 _NON_CLAIM = re.compile(
     r"(\b(sources?|documents?|context|passages?|texts?|information( provided)?)\b[^.]*\b"
@@ -201,41 +185,19 @@ _NON_CLAIM = re.compile(
     re.IGNORECASE)
 
 
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
-
-
-def _stem(word: str) -> str:
-    word = word.replace("’", "'").removesuffix("'s")
-    for suffix in ("ies", "es", "s", "ed", "ing"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
-
-
 def content_terms(text: str) -> set[str]:
     """Words that carry meaning: Latin words less stop words, numbers, Chinese character pairs."""
-    folded = _fold(text)
-    terms = {_stem(w) for w in _LATIN_WORD.findall(folded) if w not in _STOP and len(w) > 1}
-    terms |= set(_numbers(folded))
-    for run in re.findall(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+", folded):
+    folded = fold(text)
+    terms = {root(w) for w in LATIN_WORD.findall(folded) if w not in STOP_WORDS and len(w) > 1}
+    terms |= set(number_values(folded))
+    for run in CJK_RUN.findall(folded):
         terms |= {run[i:i + 2] for i in range(len(run) - 1)} if len(run) > 1 else {run}
     return terms
 
 
-def _numbers(text: str) -> list[str]:
-    out = []
-    for raw in _NUMBER.findall(unicodedata.normalize("NFKC", text)):
-        n = raw.replace(",", "").replace("，", "")
-        if "." in n:
-            n = n.rstrip("0").rstrip(".")
-        out.append(n)
-    return out
-
-
 def facts(sentence: str) -> list[str]:
     """Numbers, amounts, dates and names a supporting source must contain, as written."""
-    found = _NUMBER.findall(unicodedata.normalize("NFKC", sentence))
+    found = NUMBER.findall(unicodedata.normalize("NFKC", sentence))
     for m in _NAME.finditer(sentence):
         w = re.sub(r"['’]s$", "", m.group(0))
         first = not sentence[: m.start()].strip(" \"'“‘(")
@@ -244,10 +206,10 @@ def facts(sentence: str) -> list[str]:
         if first and not (w != m.group(0) or w.isupper() or any(c.isupper() for c in w[1:])
                           or re.match(r"\s+[A-Z]", sentence[m.end():])):
             continue
-        if w.lower() in _STOP or w == "I":
+        if w.lower() in STOP_WORDS or w == "I":
             continue
         found.append(w)
-    if _CJK.search(sentence):
+    if CJK.search(sentence):
         found.extend(_cjk_names(sentence))
     seen: set[str] = set()
     return [f for f in found if not (f in seen or seen.add(f))]
@@ -269,19 +231,19 @@ def _cjk_names(sentence: str) -> list[str]:
         cache.mkdir(parents=True, exist_ok=True)
         jieba.dt.tmp_dir = str(cache)
     return [p.word for p in jieba.posseg.cut(sentence)
-            if p.flag in ("nr", "ns", "nt", "nz") and len(p.word) >= 2 and _CJK.search(p.word)]
+            if p.flag in ("nr", "ns", "nt", "nz") and len(p.word) >= 2 and CJK.search(p.word)]
 
 
 def _fact_key(fact: str) -> str:
-    return _numbers(fact)[0] if fact[0].isdigit() else _fold(fact)
+    return number_values(fact)[0] if fact[0].isdigit() else fold(fact)
 
 
 def _has_fact(fact: str, folded_source: str, numbers: set[str]) -> bool:
     if fact[0].isdigit():
-        return _numbers(fact)[0] in numbers
-    if _CJK.search(fact):
-        return _fold(fact) in folded_source
-    pattern = r"(?<![a-z])" + re.escape(_fold(fact)) + r"(?![a-z])"
+        return number_values(fact)[0] in numbers
+    if CJK.search(fact):
+        return fold(fact) in folded_source
+    pattern = r"(?<![a-z])" + re.escape(fold(fact)) + r"(?![a-z])"
     return re.search(pattern, folded_source) is not None
 
 
@@ -420,9 +382,9 @@ def _evidence(j: _Judgement, cited: tuple[int, ...]) -> str:
 def _prepare(source: Source) -> _Prepared:
     text = source.text
     sentences = [text[a:b] for a, b in split_sentences(text)] or [text]
-    folded = _fold(text)
+    folded = fold(text)
     sentences = [" ".join(s.split()) for s in sentences]
-    return _Prepared(source, folded, set(_numbers(folded)), content_terms(text), sentences,
+    return _Prepared(source, folded, set(number_values(folded)), content_terms(text), sentences,
                      [content_terms(s) for s in sentences])
 
 

@@ -10,76 +10,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])\s+|(?<=[。！？；])|\n\s*\n|\n(?=\s*[-•*\d])")
+from rag.text import CJK, STOP_WORDS, sentence_spans, strip_citations
+
 _WORD = re.compile(r"[\w][\w.,%$€£-]*[\w%]|\w", re.UNICODE)
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
-_STOP = frozenset(
-    (
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "for",
-        "from",
-        "has",
-        "have",
-        "in",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "that",
-        "the",
-        "their",
-        "this",
-        "to",
-        "was",
-        "were",
-        "will",
-        "with",
-        "which",
-        "what",
-        "who",
-        "how",
-        "when",
-        "where",
-        "does",
-        "do",
-        "did",
-        "per",
-    )
-)
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence of ``text``, surrounding whitespace left out."""
-    out = []
-    pos = 0
-    for m in _SENTENCE_END.finditer(text):
-        out.append((pos, m.start()))
-        pos = m.end()
-    out.append((pos, len(text)))
-    spans = []
-    for a, b in out:
-        while a < b and text[a].isspace():
-            a += 1
-        while b > a and text[b - 1].isspace():
-            b -= 1
-        if b > a:
-            spans.append((a, b))
-    return spans
+    return sentence_spans(text)
 
 
 def _terms(text: str) -> set[str]:
     words = {w.lower().strip(".,") for w in _WORD.findall(text)}
-    terms = {w for w in words if w and w not in _STOP}
-    cjk = _CJK.findall(text)
+    terms = {w for w in words if w and w not in STOP_WORDS}
+    cjk = CJK.findall(text)
     terms |= {a + b for a, b in zip(cjk, cjk[1:], strict=False)}
     return terms
 
@@ -89,7 +33,7 @@ def supporting_span(passage: str, claims: Iterable[str]) -> tuple[int, int] | No
     longer words weigh more); None when no sentence shares an informative word."""
     wanted = set()
     for claim in claims:
-        wanted |= _terms(re.sub(r"\[\d+\]", "", claim))
+        wanted |= _terms(strip_citations(claim))
     if not wanted:
         return None
     best, best_score = None, 0.0

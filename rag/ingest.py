@@ -28,6 +28,7 @@ from pathlib import Path
 
 from rag import lexical, multilingual
 from rag.chunking import contextual_text, with_page_headings
+from rag.errors import os_reason
 from rag.loaders import OCR_OFF_REASON, LoadError, LoadOptions, NoTextError, load
 from rag.profiles import Profile, build_profile
 from rag.progress import estimate_left
@@ -289,7 +290,7 @@ def _prepare(path: Path, rel: str, store, chunker, options: LoadOptions) -> _Wor
     try:
         size, mtime_ns = file_fingerprint(path)
     except OSError as exc:
-        return outcome(FileStatus.FAILED, _os_reason(exc))
+        return outcome(FileStatus.FAILED, os_reason(exc))
     rec = store.file_record(rel)
     if rec is not None and rec.reason == OCR_OFF_REASON and options.ocr:
         rec = None  # a scan skipped while OCR was off: read it now
@@ -299,7 +300,7 @@ def _prepare(path: Path, rel: str, store, chunker, options: LoadOptions) -> _Wor
     try:
         digest = content_hash(path)
     except OSError as exc:
-        return outcome(FileStatus.FAILED, _os_reason(exc))
+        return outcome(FileStatus.FAILED, os_reason(exc))
     if rec is not None and rec.hash == digest:
         return outcome(FileStatus.UNCHANGED, rec.reason, rec.chunks, touch_only=True)
     try:
@@ -345,13 +346,3 @@ def _store_one(item: _Work, store) -> FileReport:
     profile = item.profile.to_json() if item.profile else None
     store.replace_file(item.rel, item.digest, item.size, item.mtime_ns, chunks, None, profile)
     return FileReport(item.rel, FileStatus.INDEXED, "", len(chunks))
-
-
-def _os_reason(exc: OSError) -> str:
-    import errno
-
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return "permission denied"
-    if exc.errno == errno.ELOOP:
-        return "symbolic link loop"
-    return exc.strerror or str(exc)

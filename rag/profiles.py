@@ -1,7 +1,7 @@
 """Document profiles, and questions resolved to the documents they are about.
 
-Real questions name an organisation and a period ("Lockheed Martin's FY2021
-net working capital", "Apple's Q2 2023 10-Q") while the passage that answers
+Real questions name an organisation and a period ("Northwind's FY2021
+net working capital", "Contoso's Q2 2023 10-Q") while the passage that answers
 them rarely repeats either. At index time each file gets a :class:`Profile`
 (title, organisations with the short forms, tickers and former names the
 document itself gives, the periods it covers, its kind and language), read
@@ -28,7 +28,7 @@ from rag import lexical
 HEAD_CHARS = 20_000  # of the first pages read for the profile
 
 # Words that end a legal name ("Contoso Ltd.") or carry no identity of their own; a
-# question says "Lockheed Martin" for "Lockheed Martin Corporation".
+# question says "Northwind Traders" for "Northwind Traders Corporation".
 _LEGAL = (
     "inc|incorporated|corporation|corp|company|co|ltd|limited|plc|llc|l\\.?l\\.?c|lp|l\\.?p"
     "|n\\.?v|s\\.?a|ag|se|gmbh|group|holdings?|bancorp|trust"
@@ -235,8 +235,8 @@ def _clean_name(name: str) -> str:
 
 
 def _tidy_case(name: str) -> str:
-    """'LOCKHEED MARTIN CORPORATION' -> 'Lockheed Martin Corporation' (shown to people);
-    short words that are not a legal form stay capitals ('MGM', 'IBM')."""
+    """'NORTHWIND TRADERS CORPORATION' -> 'Northwind Traders Corporation' (shown to people);
+    short words that are not a legal form stay capitals ('ABB', 'IBM')."""
     if name.upper() != name or not any(c.isalpha() for c in name):
         return name
     out = []
@@ -261,7 +261,7 @@ _FILE_NOISE = re.compile(
 
 def file_name_alias(rel: str) -> str:
     """The file name without its periods, kinds and numbers ("2023 Q2 NVDA.pdf" -> "NVDA",
-    "LOCKHEEDMARTIN_2021_10K.pdf" -> "LOCKHEEDMARTIN"): people name files after what
+    "NORTHWIND_2021_10K.pdf" -> "NORTHWIND"): people name files after what
     they are about."""
     words = _file_words(rel)
     for _, pats in _KIND_RES:
@@ -281,8 +281,8 @@ def _name_token(tok: str, first: bool) -> bool:
 
 
 def _name_before(text: str, end: int, limit: int = 7) -> str:
-    """The run of capitalised words that ends at ``end`` ("... 1-11437 LOCKHEED MARTIN
-    CORPORATION" -> "LOCKHEED MARTIN CORPORATION"), or "" when none."""
+    """The run of capitalised words that ends at ``end`` ("... 1-11437 NORTHWIND TRADERS
+    CORPORATION" -> "NORTHWIND TRADERS CORPORATION"), or "" when none."""
     toks = text[:end].split()
     taken: list[str] = []
     while toks and len(taken) < limit and _name_token(toks[-1], False):
@@ -304,7 +304,7 @@ def _name_after(text: str, start: int, limit: int = 6) -> str:
 
 
 def _legal_names(text: str) -> list[str]:
-    """Names that end in a legal form ("Contoso Ltd.", "MICROSOFT CORPORATION")."""
+    """Names that end in a legal form ("Contoso Ltd.", "FABRIKAM CORPORATION")."""
     out = []
     for m in _LEGAL_AT.finditer(text):
         before = _name_before(text, m.start(), 5)
@@ -626,7 +626,7 @@ def _alias_match(alias: str, words: list[str], lower: list[str], question: str) 
             joined = "".join(lower[i : i + span]).replace("&", "")
             if len(compact) >= 3 and joined == compact and (span > 1 or not words[i].islower()):
                 return 1.0
-        # The first words of a longer name ("MGM Resorts" for MGM Resorts International);
+        # The first words of a longer name ("Contoso Resorts" for Contoso Resorts International);
         # one word only when capitalised and not followed by another capitalised word
         # (so "American Express" does not name American Water Works).
         if n > 1 and lower[i] == core[0]:

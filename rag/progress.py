@@ -50,6 +50,8 @@ def status_line(done: int, total: int, detail: IndexProgress | None) -> str:
         return f"{done} of {total} files"
     if detail.stage == "scanning":
         return "Scanning the folder…"
+    if detail.stage == "waiting":
+        return "Waiting for another Quarry to finish updating this index…"
     if detail.stage == "embedding":
         pct = int(100 * done / total) if total else 100
         files = detail.files_ready

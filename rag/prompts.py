@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from rag import paths
+from rag.text import fold, strip_citations
 from rag.types import Hit, Source, Turn
 
 SYSTEM, USER, SOURCE = "system.txt", "user.txt", "source.txt"
@@ -42,9 +43,6 @@ ALLOWED: dict[str, tuple[str, ...]] = {
 SAFETY_TOKENS = 16
 HISTORY_SHARE = 0.25  # at most this share of the room left after the question goes to history
 HISTORY_TURNS = 3  # and at most this many earlier turns
-
-_CITATION_MARK = re.compile(r"\s*[\[［【]\s*\d+(?:\s*[-–,，、]\s*\d+)*\s*[\]］】]")
-
 
 class TemplateError(ValueError):
     """A prompt template that cannot be used; the message names the file and the problem."""
@@ -128,17 +126,20 @@ def location(file: str, page: int | None) -> str:
     return f"{name}, p. {page}" if page is not None else name
 
 
-def format_source(templates: Templates, number: int, hit: Hit | Source) -> str:
-    # One line per source: whitespace runs (PDF tables are full of them) cost tokens.
-    text = " ".join(hit.text.split())
-    return fill(templates.source, number=str(number), text=text,
-                location=location(hit.file, hit.page), file=hit.file,
+def format_source(templates: Templates, number: int, hit: Hit | Source,
+                  text: str | None = None) -> str:
+    """One source as the model reads it; ``text`` replaces the passage (its best sentences).
+
+    One line per source: whitespace runs (PDF tables are full of them) cost tokens.
+    The document's title goes with its location when it says more than the file name.
+    """
+    text = " ".join((hit.text if text is None else text).split())
+    where = location(hit.file, hit.page)
+    title = " ".join(getattr(hit, "title", "").split())
+    if title and fold(title) not in fold(where.replace("-", " ").replace("_", " ")):
+        where = f"{where} ({title})"
+    return fill(templates.source, number=str(number), text=text, location=where, file=hit.file,
                 page="" if hit.page is None else str(hit.page))
-
-
-def strip_citations(text: str) -> str:
-    """An earlier answer without its ``[n]`` marks, which point at sources no longer shown."""
-    return _CITATION_MARK.sub("", text).strip()
 
 
 @dataclass
@@ -155,14 +156,17 @@ class Prompt:
 
 def build_prompt(question: str, hits: Sequence[Hit], history: Sequence[Turn], *,
                  llm: TokenCounter, answer_tokens: int, templates: Templates | None = None,
-                 history_turns: int = HISTORY_TURNS) -> Prompt:
+                 history_turns: int = HISTORY_TURNS,
+                 passages: dict[int, str] | None = None) -> Prompt:
     """Pack the question, recent turns and as many top-ranked passages as fit.
 
     Tokens are counted with the model's own tokenizer; ``answer_tokens`` stays
     free for the reply. Passages are kept whole or not at all, dropping the
     lowest-ranked first; earlier turns are dropped oldest first and never take
     more than a quarter of the room, because the passages are what the answer
-    is built from.
+    is built from. ``passages`` (rank -> text) gives the model only part of a
+    passage: its best sentences (see :func:`rag.evidence.compact_passages`); a
+    hit missing from it is left out, and the sources keep their numbers.
     """
     templates = templates or load_templates()
     budget = llm.n_ctx - answer_tokens - SAFETY_TOKENS
@@ -183,6 +187,7 @@ def build_prompt(question: str, hits: Sequence[Hit], history: Sequence[Turn], *,
     kept = 0
     history_room = int(room * HISTORY_SHARE)
     for turn in list(history)[::-1][:history_turns]:
+        # The earlier answer's [n] marks point at sources no longer shown.
         pair = [{"role": "user", "content": turn.question.strip()},
                 {"role": "assistant", "content": strip_citations(turn.answer)}]
         cost = sum(llm.count_tokens(m["content"]) + 8 for m in pair)  # 8: role markers
@@ -194,13 +199,17 @@ def build_prompt(question: str, hits: Sequence[Hit], history: Sequence[Turn], *,
         kept += 1
 
     lines: list[str] = []
+    ranks: list[int] = []
     for rank, hit in enumerate(hits, start=1):
-        line = format_source(templates, rank, hit)
+        if passages is not None and rank not in passages:
+            continue
+        line = format_source(templates, rank, hit, None if passages is None else passages[rank])
         cost = llm.count_tokens(line + "\n")
         if cost > room:
             break
         room -= cost
         lines.append(line)
+        ranks.append(rank)
 
     # The piecewise count is close; the exact count of the whole prompt decides.
     while True:
@@ -209,10 +218,12 @@ def build_prompt(question: str, hits: Sequence[Hit], history: Sequence[Turn], *,
         if total <= budget or not lines:
             break
         lines.pop()
+        ranks.pop()
 
     sources = [Source(number=i, chunk_id=h.chunk_id, file=h.file, page=h.page, start=h.start,
-                      end=h.end, text=h.text, score=h.score, title=h.title)
-               for i, h in enumerate(hits[:len(lines)], start=1)]
+                      end=h.end, text=h.text, score=h.score, title=h.title, ocr=h.ocr,
+                      ocr_confidence=h.ocr_confidence)
+               for i, h in enumerate(hits, start=1) if i in set(ranks)]
     return Prompt(messages=messages, sources=sources, prompt_tokens=total,
-                  dropped_sources=len(hits) - len(lines), history_turns=kept,
+                  dropped_sources=len(hits) - len(ranks), history_turns=kept,
                   dropped_turns=len(history) - kept)

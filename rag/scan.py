@@ -13,9 +13,11 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import stat
 from pathlib import Path
 
+from rag.errors import os_reason
 from rag.loaders import supported_suffixes
 from rag.types import FileReport, FileStatus
 
@@ -25,18 +27,36 @@ _SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db"})
 _HASH_BLOCK = 1 << 20
 
 
-def display_name(name: str) -> str:
-    """A file name as a valid ``str`` for people, databases and JSON.
+_ESCAPED = re.compile(r"\\(?=\\|x[0-9a-fA-F]{2})")
+_ESCAPE = re.compile(r"\\\\|\\x([0-9a-fA-F]{2})")
 
-    On Linux a name may hold bytes that are not UTF-8; Python keeps them as
-    lone surrogates, which open the file but cannot be encoded. Those bytes are
-    shown as U+FFFD.
+
+def display_name(name: str) -> str:
+    """A file name as a valid ``str`` for people, databases and JSON, kept distinct.
+
+    On Linux a name may hold bytes that are not UTF-8; Python keeps them as lone
+    surrogates, which open the file but cannot be encoded. Those bytes are written
+    ``\\xfe`` (and a backslash that would read as such an escape is doubled), so
+    ``bad\\xfe.txt`` and ``bad\\xff.txt`` stay two names, readable, and
+    :func:`fs_name` turns each back into the exact name on disk.
     """
-    try:
-        name.encode("utf-8")
+    if "\\" not in name:
+        try:
+            name.encode("utf-8")
+            return name
+        except UnicodeEncodeError:
+            pass
+    name = _ESCAPED.sub(r"\\\\", name)
+    return "".join(
+        f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else c for c in name
+    ).encode("utf-8", "replace").decode("utf-8")
+
+
+def fs_name(name: str) -> str:
+    """The exact name on disk (lone surrogates for non-UTF-8 bytes) of a display_name."""
+    if "\\" not in name:
         return name
-    except UnicodeEncodeError:
-        return os.fsencode(name).decode("utf-8", "replace")
+    return _ESCAPE.sub(lambda m: chr(0xDC00 + int(m.group(1), 16)) if m.group(1) else "\\", name)
 
 
 def is_supported(path: Path | str) -> bool:
@@ -49,13 +69,11 @@ def _is_hidden(name: str) -> bool:
 
 
 def _reason_for_os_error(err: OSError) -> str:
-    if err.errno in (errno.EACCES, errno.EPERM):
-        return "cannot be read: permission denied"
     if err.errno == errno.ELOOP:
         return "symbolic link loop: the link points back to itself"
-    if err.errno == errno.ENOENT:
+    if err.errno == errno.ENOENT:  # stat follows links: a listed name that is not there
         return "broken symbolic link: its target does not exist"
-    return f"cannot be read: {err.strerror or err}"
+    return f"cannot be read: {os_reason(err)}"
 
 
 def _readable(path: Path) -> OSError | None:

@@ -26,7 +26,7 @@ from models.options import (
     to_dict,
     validate,
 )
-from rag import paths
+from rag import paths, vectors
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,12 @@ class IndexSettings:
         flag="chunk-overlap",
     )
     batch_size: int = option(32, "Chunks embedded per batch.", min=1, max=1024, flag="batch-size")
+    vector_index: str = option(
+        vectors.DEFAULT,
+        "Vector index that searches the embeddings (rebuilt from the catalog when changed).",
+        choices=vectors.names(),
+        flag="vector-index",
+    )
     embedding_runtime: str = option(
         "auto",
         "How passages are embedded: 'onnx' (int8 on onnxruntime, fastest on a CPU), "

@@ -1,4 +1,4 @@
-"""The index of one folder on disk: a SQLite catalog, a lexical index and FAISS vectors.
+"""The index of one folder on disk: a SQLite catalog with full-text search, and vectors.
 
 Layout of the index directory::
 
@@ -7,62 +7,75 @@ Layout of the index directory::
                      for a vector, an FTS5 table over rag.lexical tokens per chunk
                      and one per document (its name, title and whole text), and the
                      index metadata
-    vectors.faiss    the FAISS index (IndexIDMap2 over IndexFlatIP, chunk ids as ids)
-    vectors.json     which catalog (uid, generation) vectors.faiss reflects, and its SHA-256
+    vectors.*        the vector index's own saved copy (see rag.vectors), a cache
+    writer.lock      held by the one process that updates the index
 
 The SQLite catalog is the truth. Each change to a file's chunks is one
 transaction that also bumps a generation counter, so a crash or SIGKILL at any
 moment leaves either the old or the new chunks of that file, never a mix.
-vectors.faiss is only a cache of the vectors already in SQLite: it is used when
-its generation and checksum match the catalog, and otherwise rebuilt from the
-stored vectors (about a second per 100k chunks). The checksum is verified before
-FAISS parses the file, so a truncated, stale or tampered file is never read.
-Nothing here uses pickle; a tampered index folder cannot run code.
 
+The vector index (FAISS by default, chosen by name and recorded in the
+metadata) is only a view of the vectors already in SQLite. It is kept in step
+by chunk id, which SQLite never reuses: on open, and whenever the catalog's
+generation is not the one the vectors were last brought to (another process
+wrote), the ids held are compared with the catalog's and the difference is
+removed or added. So a saved copy that is stale, from another process or from
+a killed run is repaired, not trusted, and a long-lived reader sees another
+process's changes at its next search. The copy is saved labelled with the
+generation it reflects and never over a newer one.
+
+Processes: one writer per index (``writing()`` takes ``writer.lock``; a second
+writer waits); readers take no lock, and SQLite's WAL mode never blocks them.
 Threads: one SQLite connection (``check_same_thread=False``) and the in-memory
-FAISS index are shared behind one re-entrant lock, so the GUI may search from one
-worker while another indexes. Writers hold the lock only for a file's own
-transaction (embedding happens before ``replace_file``), so searches wait at most
-that long. One process at a time should write to an index.
+vectors are shared behind one re-entrant lock, so the GUI may search from one
+worker while another indexes; writers hold it only for a file's own
+transaction.
 
 Text first: a file's chunks may be written without vectors (searchable by their
 words at once) and given vectors later, in batches across files; the ``pending``
 table lists the chunks still waiting, so the embedding resumes where it stopped
 after a restart. A chunk whose text the model cannot read (Chinese under an
-English-only model) leaves ``pending`` with no vector and is found by words alone.
+English-only model) leaves ``pending`` with no vector and is found by words alone;
+the vector index holds only chunks that have a vector.
+
+Damage: ``PRAGMA quick_check`` runs on open; a damaged catalog (on open or at
+any later query) raises :class:`IndexDamagedError`, and the caller reopens
+with ``rebuild=True``. An index that cannot be opened for any other reason (a
+read-only or full disk, no permission) is never deleted: a read-only folder is
+opened read-only, anything else raises :class:`IndexStoreError` with one
+sentence for a person. Nothing here uses pickle; a tampered index folder cannot
+run code.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
-import os
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
-from rag import lexical
+from rag import errors, lexical, vectors
+from rag.locking import FileLock
 from rag.types import Chunk, FileStatus
-
-if TYPE_CHECKING:
-    import faiss
+from rag.vectors.base import VectorIndex
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 3  # 3: document profiles
 CATALOG = "catalog.sqlite"
-VECTORS = "vectors.faiss"
-VECTORS_INFO = "vectors.json"
+WRITER_LOCK = "writer.lock"
 PRUNE_FROM = 5_000  # chunks; below this lexical search uses every query token
 COMMON_SHARE = 0.1
+_VECTOR_KEY = "vector_index"  # in meta; changing it rebuilds only the vectors
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -111,7 +124,15 @@ _PENDING = "CREATE TABLE IF NOT EXISTS pending (chunk_id INTEGER PRIMARY KEY)"
 
 
 class IndexStoreError(RuntimeError):
-    """The index cannot be opened or written (disk full, permissions, ...)."""
+    """The index cannot be opened or written; the message is one sentence for a person."""
+
+
+class IndexDamagedError(IndexStoreError):
+    """The catalog's bytes are damaged; reopen with ``rebuild=True`` to start afresh."""
+
+
+class IndexReadOnlyError(IndexStoreError):
+    """The index can be searched but not updated (a read-only folder or disk)."""
 
 
 @dataclass(frozen=True)
@@ -150,31 +171,57 @@ class IndexStore:
     """One folder's index. Create with :meth:`open`; call :meth:`close` when done."""
 
     def __init__(
-        self, directory: Path, conn: sqlite3.Connection, dim: int, rebuilt: bool, reason: str
+        self,
+        directory: Path,
+        conn: sqlite3.Connection,
+        dim: int,
+        reason: str,
+        vector_index: str,
+        read_only: bool,
     ) -> None:
         self.directory = directory
         self.dim = dim
-        self.rebuilt = rebuilt  # True when an existing index was discarded on open
-        self.rebuild_reason = reason  # why, in words ("" when not rebuilt)
+        self.rebuild_reason = reason  # why an existing index was discarded on open ("" if not)
+        self.read_only = read_only  # opened from a folder that cannot be written
         self._conn = conn
         self._lock = threading.RLock()
-        self._faiss: faiss.Index | None = None
-        self._ml: tuple | None = None  # multilingual (generation, ids, vectors, id set)
-        self._saved_generation = -1
         self._closed = False
-        with _transaction(conn):
-            conn.execute(_PENDING)
-        self._load_vectors()
+        self._ml: tuple | None = None  # multilingual (generation, ids, vectors, id set)
+        self._writer = FileLock(directory / WRITER_LOCK)
+        with self._guard("open"):
+            if (
+                not read_only
+                and not conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'pending'"
+                ).fetchone()
+            ):
+                with _transaction(conn):
+                    conn.execute(_PENDING)
+            uid = self._uid()
+            self._vectors: VectorIndex = vectors.open_index(vector_index, directory, dim, uid)
+            self._synced: tuple[str, int] = (uid, self._vectors.generation)
+            self._sync_vectors()
 
     # -- opening -------------------------------------------------------------
     @classmethod
-    def open(cls, directory: Path | str, meta: dict[str, Any]) -> IndexStore:
+    def open(
+        cls,
+        directory: Path | str,
+        meta: dict[str, Any],
+        *,
+        vector_index: str = vectors.DEFAULT,
+        rebuild: bool = False,
+    ) -> IndexStore:
         """Open the index in ``directory``, creating it if needed.
 
         ``meta`` describes how the caller builds the index (embedding model id,
         ``dim``, chunker settings, ...; JSON values). An existing index built
-        differently, of another schema, or unreadable is deleted and started
-        afresh; ``rebuilt`` and ``rebuild_reason`` on the result say so.
+        differently or of another schema is emptied and started afresh; so is a
+        damaged one, and any index when ``rebuild`` is set. ``rebuild_reason`` on
+        the result says why. ``vector_index`` names the vector index
+        implementation (rag.vectors); changing it rebuilds only the vectors.
+        A folder that cannot be written is opened read-only (``read_only``);
+        any other failure raises :class:`IndexStoreError` and leaves the files be.
         """
         directory = Path(directory)
         if "dim" not in meta or not isinstance(meta["dim"], int) or meta["dim"] < 1:
@@ -182,45 +229,126 @@ class IndexStore:
                 f"meta must give the vector dimension as a positive int 'dim', "
                 f"got {meta.get('dim')!r}"
             )
+        if vector_index not in vectors.names():
+            raise ValueError(
+                f"unknown vector index {vector_index!r}; choose one of {', '.join(vectors.names())}"
+            )
         wanted = {**meta, "schema_version": SCHEMA_VERSION, "lexical_version": lexical.VERSION}
+        db = directory / CATALOG
+        reason = "a rebuild was asked for" if rebuild else ""
+        if not rebuild and db.exists():
+            found, reason = cls._existing(directory, meta, wanted, vector_index, locked=False)
+            if found is not None:
+                return found
+        if reason:
+            log.info("Rebuilding the index in %s: %s", directory, reason)
         try:
             directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise IndexStoreError(f"Cannot create the index folder {directory}: {exc}") from exc
-        reason = ""
-        db = directory / CATALOG
-        if db.exists():
-            conn: sqlite3.Connection | None = None
-            try:
+            with _held(directory):
+                if not rebuild and db.exists():
+                    # Another process may have made (or rebuilt) it while this one waited.
+                    found, why = cls._existing(directory, meta, wanted, vector_index, locked=True)
+                    if found is not None:
+                        return found
+                    reason = why or reason
+                _remove_index_files(directory)
                 conn = _connect(db)
-                stored = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-                reason = _meta_difference(stored, wanted)
-                if not reason:
-                    return cls(directory, conn, meta["dim"], False, "")
-                conn.close()
-            except sqlite3.DatabaseError as exc:
-                if conn is not None:
+                try:
+                    _reset(conn, wanted, vector_index)
+                except BaseException:
                     conn.close()
-                reason = f"the index catalog was unreadable ({exc})"
-            log.info("Rebuilding the index in %s: %s", directory, reason)
-            _remove_index_files(directory)
+                    with contextlib.suppress(OSError):  # half made: leave nothing behind
+                        _remove_index_files(directory)
+                    raise
+        except (sqlite3.Error, OSError) as exc:
+            if isinstance(exc, OSError) and not db.exists():
+                raise IndexStoreError(
+                    f"Cannot create the index folder {directory}: {errors.reason(exc)}; "
+                    f"{errors.advice(exc) or 'choose another data folder'}."
+                ) from exc
+            raise _store_error(exc, directory, "create") from exc
+        return cls(directory, conn, meta["dim"], reason, vector_index, False)
+
+    @classmethod
+    def _existing(
+        cls,
+        directory: Path,
+        meta: dict[str, Any],
+        wanted: dict[str, Any],
+        vector_index: str,
+        locked: bool,
+    ) -> tuple[IndexStore | None, str]:
+        """Open the catalog that exists in ``directory``: (the store, "") when it serves
+        ``wanted`` (emptied in place when it was built differently), or (None, why)
+        when it is damaged or unfinished and has to be made afresh."""
+        db = directory / CATALOG
+        conn: sqlite3.Connection | None = None
         try:
-            conn = _connect(db)
-            with _transaction(conn):
-                for statement in _SCHEMA.split(";\n"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.executemany(
-                    "INSERT INTO meta VALUES (?, ?)",
-                    [(k, _encode_meta(v)) for k, v in wanted.items()],
+            conn, read_only = _open_existing(db)
+            _check_integrity(conn)
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+                conn.close()  # created, but the run that created it failed before its commit
+                return None, "the index was left unfinished"
+            stored = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            reason = _meta_difference(stored, wanted)
+            if not reason:
+                if stored.get(_VECTOR_KEY) != _encode_meta(vector_index) and not read_only:
+                    with _transaction(conn):
+                        conn.execute(
+                            "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                            (_VECTOR_KEY, _encode_meta(vector_index)),
+                        )
+                return cls(directory, conn, meta["dim"], "", vector_index, read_only), ""
+            if read_only:
+                conn.close()
+                raise IndexReadOnlyError(
+                    f"The index in {directory} was built with other settings ({reason}) "
+                    f"and its folder is read-only, so it cannot be rebuilt; use the "
+                    f"settings it was built with or a writable data folder."
                 )
-        except sqlite3.Error as exc:
-            raise IndexStoreError(f"Cannot create the index in {directory}: {exc}") from exc
-        return cls(directory, conn, meta["dim"], bool(reason), reason)
+            log.info("Rebuilding the index in %s: %s", directory, reason)
+            with contextlib.nullcontext() if locked else _held(directory):
+                _reset(conn, wanted, vector_index)
+            return cls(directory, conn, meta["dim"], reason, vector_index, False), ""
+        except (sqlite3.Error, OSError) as exc:
+            if conn is not None:
+                conn.close()
+            if not errors.is_damage(exc):
+                raise _store_error(exc, directory, "open") from exc
+            return None, f"the index catalog was damaged ({exc})"
+
+    # -- one writer ----------------------------------------------------------
+    @contextlib.contextmanager
+    def writing(
+        self,
+        on_wait: Callable[[], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Iterator[bool]:
+        """Hold the index's writer lock for the block: one process updates an index at a
+        time, others wait (``on_wait`` is called once if this one has to). Yields False
+        when ``should_stop`` gave up waiting. Raises :class:`IndexReadOnlyError` when the
+        index folder cannot be written."""
+        if self.read_only:
+            raise IndexReadOnlyError(_read_only_sentence(self.directory))
+        try:
+            got = self._writer.acquire(on_wait, should_stop)
+        except OSError as exc:
+            if errors.is_read_only(exc):
+                self.read_only = True
+                raise IndexReadOnlyError(_read_only_sentence(self.directory)) from exc
+            raise _store_error(exc, self.directory, "write") from exc
+        try:
+            if got:  # another process may have written while this one waited
+                with self._lock, self._guard("read"):
+                    self._ensure_synced()
+            yield got
+        finally:
+            if got:
+                self._writer.release()
 
     # -- files ---------------------------------------------------------------
     def file_record(self, rel: str) -> FileRecord | None:
-        with self._lock:
+        with self._lock, self._guard("read"):
             row = self._conn.execute(
                 "SELECT path, hash, size, mtime_ns, status, reason, chunks FROM files "
                 "WHERE path = ?",
@@ -229,7 +357,7 @@ class IndexStore:
         return _record(row) if row else None
 
     def all_files(self) -> list[FileRecord]:
-        with self._lock:
+        with self._lock, self._guard("read"):
             rows = self._conn.execute(
                 "SELECT path, hash, size, mtime_ns, status, reason, chunks FROM files ORDER BY path"
             ).fetchall()
@@ -265,7 +393,7 @@ class IndexStore:
                 f"{len(chunks)} chunks of {rel}, got {vectors.shape}"
             )
         with self._lock:
-            with self._write():
+            with self._write() as before:
                 old = self._delete_chunks_of(rel)
                 file_id = self._upsert_file(
                     rel, hash, size, mtime_ns, FileStatus.INDEXED, "", len(chunks)
@@ -280,9 +408,9 @@ class IndexStore:
                             chunk.page,
                             chunk.start,
                             chunk.end,
-                            chunk.text,
-                            chunk.title,
-                            chunk.heading,
+                            _valid(chunk.text),
+                            _valid(chunk.title),
+                            _valid(chunk.heading),
                             b"" if waiting else vec.tobytes(),
                         ),
                     )
@@ -291,11 +419,17 @@ class IndexStore:
                         self._conn.execute("INSERT INTO pending VALUES (?)", (cur.lastrowid,))
                     self._conn.execute(
                         "INSERT INTO lex (rowid, tokens) VALUES (?, ?)",
-                        (cur.lastrowid, lexical.index_text(chunk.title, chunk.heading, chunk.text)),
+                        (
+                            cur.lastrowid,
+                            _valid(lexical.index_text(chunk.title, chunk.heading, chunk.text)),
+                        ),
                     )
                 self._conn.execute(
                     "INSERT INTO docs (rowid, tokens) VALUES (?, ?)",
-                    (file_id, lexical.index_text(_file_words(rel), *_document_text(chunks))),
+                    (
+                        file_id,
+                        _valid(lexical.index_text(_file_words(rel), *_document_text(chunks))),
+                    ),
                 )
                 for i, vec in (ml_vectors or {}).items():
                     self._conn.execute(
@@ -305,18 +439,20 @@ class IndexStore:
                 self._conn.execute("DELETE FROM profiles WHERE file_id = ?", (file_id,))
                 if profile is not None:
                     self._conn.execute(
-                        "INSERT INTO profiles VALUES (?, ?)", (file_id, _encode_meta(profile))
+                        "INSERT INTO profiles VALUES (?, ?)",
+                        (file_id, _encode_meta(_valid_values(profile))),
                     )
             if waiting:
-                ids_added, vectors_added = np.zeros(0, np.int64), vectors[:0]
+                self._vectors_follow(before, old)
             else:
-                ids_added, vectors_added = np.asarray(ids, dtype=np.int64), vectors[: len(ids)]
-            self._faiss_update(old, ids_added, vectors_added)
+                self._vectors_follow(
+                    before, old, np.asarray(ids, dtype=np.int64), vectors[: len(ids)]
+                )
         return ids
 
     def pending_chunks(self, limit: int) -> list[StoredChunk]:
         """Up to ``limit`` chunks still waiting for a vector, oldest first."""
-        with self._lock:
+        with self._lock, self._guard("read"):
             rows = self._conn.execute(
                 "SELECT c.id, f.path, c.page, c.start, c.end, c.text, c.title, c.heading "
                 "FROM pending p JOIN chunks c ON c.id = p.chunk_id "
@@ -327,7 +463,7 @@ class IndexStore:
 
     def count_pending(self) -> int:
         """Chunks searchable by their words that have no vector yet."""
-        with self._lock:
+        with self._lock, self._guard("read"):
             return int(self._conn.execute("SELECT count(*) FROM pending").fetchone()[0])
 
     def set_vectors(self, ids: list[int], vectors: np.ndarray | None) -> int:
@@ -342,7 +478,7 @@ class IndexStore:
                 )
         done: list[int] = []
         with self._lock:
-            with self._write():
+            with self._write() as before:
                 for i, cid in enumerate(ids):
                     cid = int(cid)
                     if not self._conn.execute(
@@ -355,11 +491,14 @@ class IndexStore:
                         )
                     done.append(i)
             if vectors is not None and done:
-                self._faiss_update(
+                self._vectors_follow(
+                    before,
                     np.zeros(0, np.int64),
                     np.asarray([int(ids[i]) for i in done], dtype=np.int64),
                     vectors[done],
                 )
+            else:
+                self._vectors_follow(before, np.zeros(0, np.int64))
         return len(done)
 
     def record_problem(
@@ -369,41 +508,38 @@ class IndexStore:
         unchanged bad file is reported again without being read again."""
         status = FileStatus(status)
         with self._lock:
-            with self._write():
+            with self._write() as before:
                 old = self._delete_chunks_of(rel)
                 self._upsert_file(rel, hash, size, mtime_ns, status, reason, 0)
-            self._faiss_update(old, np.zeros(0, np.int64), np.zeros((0, self.dim), np.float32))
+            self._vectors_follow(before, old)
 
     def touch_file(self, rel: str, size: int, mtime_ns: int) -> None:
         """Record a new size/mtime for a file whose content hash did not change, so the
         next run skips it without hashing. Vectors are untouched: no generation bump."""
-        with self._lock:
-            if self._closed:
-                raise IndexStoreError("the index is closed")
-            with _transaction(self._conn):
-                self._conn.execute(
-                    "UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime_ns, rel)
-                )
+        with self._lock, self._write(bump=False):
+            self._conn.execute(
+                "UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime_ns, rel)
+            )
 
     def remove_file(self, rel: str) -> bool:
         """Forget ``rel`` and its chunks; False when it was not in the index."""
         with self._lock:
-            with self._write():
+            with self._write() as before:
                 old = self._delete_chunks_of(rel)
                 gone = self._conn.execute("DELETE FROM files WHERE path = ?", (rel,)).rowcount
-            self._faiss_update(old, np.zeros(0, np.int64), np.zeros((0, self.dim), np.float32))
+            self._vectors_follow(before, old)
         return bool(gone)
 
     def profiles(self) -> dict[str, dict]:
         """Each indexed file's profile (JSON, see :mod:`rag.profiles`), by path."""
-        with self._lock:
+        with self._lock, self._guard("read"):
             rows = self._conn.execute(
                 "SELECT f.path, p.profile FROM profiles p JOIN files f ON f.id = p.file_id"
             ).fetchall()
         return {path: json.loads(text) for path, text in rows}
 
     def _multilingual(self) -> tuple[int, np.ndarray, np.ndarray, frozenset[int]]:
-        with self._lock:
+        with self._lock, self._guard("read"):
             generation = self.generation
             if self._ml is None or self._ml[0] != generation:
                 rows = self._conn.execute("SELECT chunk_id, vector FROM ml_vectors").fetchall()
@@ -437,7 +573,7 @@ class IndexStore:
         return [(int(ids[i]), float(scores[i])) for i in top]
 
     def has_multilingual(self) -> bool:
-        with self._lock:
+        with self._lock, self._guard("read"):
             return self._conn.execute("SELECT 1 FROM ml_vectors LIMIT 1").fetchone() is not None
 
     def chunk_ids_of(self, paths: Iterable[str]) -> list[int]:
@@ -451,33 +587,27 @@ class IndexStore:
         ]
 
     # -- search --------------------------------------------------------------
+    @property
+    def vectors(self) -> VectorIndex:
+        """The vector index (kept in step with the catalog by this store)."""
+        return self._vectors
+
     def dense_search(
         self, vector: np.ndarray, k: int, within: Iterable[int] | None = None
     ) -> list[tuple[int, float]]:
         """The ``k`` chunks nearest ``vector`` as (chunk id, cosine similarity), best first;
         only among the chunk ids ``within`` when given."""
-        import faiss
-
-        q = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
-        if q.shape[1] != self.dim:
-            raise ValueError(f"query vector has {q.shape[1]} dimensions, the index {self.dim}")
-        with self._lock:
-            index = self._faiss
-            if index is None or index.ntotal == 0 or k < 1:
-                return []
-            # One query is faster on one thread: OpenMP's hand-offs cost more than they
-            # save, and far more when the cores are busy (indexing, the LLM): measured
-            # 14 ms against 72 ms at 100k chunks. Affects only this calling thread.
-            faiss.omp_set_num_threads(1)
+        q = np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
+        if q.shape[0] != self.dim:
+            raise ValueError(f"query vector has {q.shape[0]} dimensions, the index {self.dim}")
+        with self._lock, self._guard("read"):
+            if self._closed:
+                raise IndexStoreError("The index is closed.")
+            self._ensure_synced()
             if within is not None:
                 allowed = np.fromiter(within, dtype=np.int64)
-                if not len(allowed):
-                    return []
-                params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
-                scores, ids = index.search(q, min(k, len(allowed)), params=params)
-            else:
-                scores, ids = index.search(q, min(k, index.ntotal))
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+                return self._vectors.search(q, k, allowed) if len(allowed) else []
+            return self._vectors.search(q, k)
 
     def document_search(self, query: str, k: int) -> list[tuple[str, float]]:
         """The ``k`` files whose whole text best matches ``query`` (BM25), as (path, score).
@@ -490,7 +620,7 @@ class IndexStore:
         if not tokens or k < 1:
             return []
         expr = " OR ".join(f'"{t}"' for t in dict.fromkeys(tokens))
-        with self._lock:
+        with self._lock, self._guard("read"):
             rows = self._conn.execute(
                 "SELECT f.path, bm25(docs) FROM docs JOIN files f ON f.id = docs.rowid "
                 "WHERE docs MATCH ? ORDER BY bm25(docs) LIMIT ?",
@@ -524,7 +654,7 @@ class IndexStore:
                 f"WHERE f.path IN ({','.join('?' * len(paths))}))"
             )
             args += paths
-        with self._lock:
+        with self._lock, self._guard("read"):
             rows = self._conn.execute(sql + " ORDER BY rank LIMIT ?", (*args, k)).fetchall()
         return [(int(r), -float(s)) for r, s in rows]
 
@@ -580,7 +710,7 @@ class IndexStore:
     def _select_in(self, sql: str, values: list[Any]) -> list[tuple]:
         """Run ``sql + (?, ?, ...)`` in batches that stay under SQLite's variable limit."""
         rows: list[tuple] = []
-        with self._lock:
+        with self._lock, self._guard("read"):
             for i in range(0, len(values), 500):
                 part = values[i : i + 500]
                 rows += self._conn.execute(sql + f"({','.join('?' * len(part))})", part)
@@ -588,7 +718,7 @@ class IndexStore:
 
     def outline(self, limit: int = 200) -> list[tuple[str, str, str]]:
         """Distinct (file, title, heading) triples in file order, at most ``limit``."""
-        with self._lock:
+        with self._lock, self._guard("read"):
             rows = self._conn.execute(
                 "SELECT DISTINCT f.path, c.title, c.heading FROM chunks c "
                 "JOIN files f ON f.id = c.file_id ORDER BY f.path, c.id LIMIT ?",
@@ -597,12 +727,12 @@ class IndexStore:
         return [(str(a), str(b or ""), str(c or "")) for a, b, c in rows]
 
     def count_chunks(self) -> int:
-        with self._lock:
+        with self._lock, self._guard("read"):
             return int(self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
     def count_vectors(self) -> int:
         """Chunks that have a vector (the rest wait in ``pending`` or are found by words)."""
-        with self._lock:
+        with self._lock, self._guard("read"):
             return int(
                 self._conn.execute(
                     "SELECT count(*) FROM chunks WHERE length(vector) > 0"
@@ -611,8 +741,8 @@ class IndexStore:
 
     @property
     def generation(self) -> int:
-        """Bumped by every change; tells a saved vectors file which catalog it reflects."""
-        with self._lock:
+        """Bumped by every change; tells a saved vector copy which catalog state it reflects."""
+        with self._lock, self._guard("read"):
             return int(self._conn.execute("SELECT generation FROM state").fetchone()[0])
 
     def _uid(self) -> str:
@@ -621,27 +751,28 @@ class IndexStore:
 
     # -- saving --------------------------------------------------------------
     def flush(self) -> None:
-        """Save the vectors to vectors.faiss atomically if they changed since the last save.
+        """Save the vector index, labelled with the generation it reflects, unless a copy
+        at least as new is saved already.
 
         Call at the end of an indexing run (and now and then during a long one, so a
-        restart after a crash rebuilds less); correctness never depends on it.
+        restart rebuilds less); correctness never depends on it, so a failure to save
+        (a full disk) is logged, not raised, and leaves no temporary file.
         """
-        import faiss
-
         with self._lock:
-            generation = self.generation
-            if self._faiss is None or generation == self._saved_generation:
+            if self._closed or self.read_only:
                 return
-            data = faiss.serialize_index(self._faiss).tobytes()
-            info = {
-                "uid": self._uid(),
-                "generation": generation,
-                "ntotal": int(self._faiss.ntotal),
-                "sha256": hashlib.sha256(data).hexdigest(),
-            }
-            _atomic_write(self.directory / VECTORS, data)
-            _atomic_write(self.directory / VECTORS_INFO, json.dumps(info).encode())
-            self._saved_generation = generation
+            try:
+                with self._guard("read"):
+                    self._ensure_synced()
+                uid, generation = self._synced
+                self._vectors.save(uid, generation)
+            except (OSError, IndexStoreError) as exc:
+                log.warning(
+                    "Could not save the vectors of %s (%s); they will be rebuilt from the "
+                    "catalog when it is next opened",
+                    self.directory,
+                    errors.reason(exc.__cause__ or exc),
+                )
 
     def close(self) -> None:
         """Save the vectors if needed and close the catalog; safe to call twice."""
@@ -653,7 +784,7 @@ class IndexStore:
             finally:
                 self._closed = True
                 self._conn.close()
-                self._faiss = None
+                self._vectors.close()
 
     def __enter__(self) -> IndexStore:
         return self
@@ -663,15 +794,98 @@ class IndexStore:
 
     # -- internals -----------------------------------------------------------
     @contextlib.contextmanager
-    def _write(self) -> Iterator[None]:
-        if self._closed:
-            raise IndexStoreError("the index is closed")
+    def _guard(self, doing: str) -> Iterator[None]:
+        """Turn SQLite's and the OS's errors into IndexStoreError (IndexDamagedError for
+        damage) with one sentence for a person."""
         try:
-            with _transaction(self._conn):
-                yield
-                self._conn.execute("UPDATE state SET generation = generation + 1")
+            yield
         except sqlite3.Error as exc:
-            raise IndexStoreError(f"Could not write the index in {self.directory}: {exc}") from exc
+            raise _store_error(exc, self.directory, doing) from exc
+        except OSError as exc:
+            raise _store_error(exc, self.directory, doing) from exc
+
+    @contextlib.contextmanager
+    def _write(self, bump: bool = True) -> Iterator[tuple[str, int]]:
+        """One write transaction; yields the catalog's (uid, generation) before it (the
+        generation is bumped on commit)."""
+        if self._closed:
+            raise IndexStoreError("The index is closed.")
+        if self.read_only:
+            raise IndexReadOnlyError(_read_only_sentence(self.directory))
+        with self._guard("write"), _transaction(self._conn):
+            uid, generation = self._conn.execute("SELECT uid, generation FROM state").fetchone()
+            yield uid, int(generation)
+            if bump:
+                self._conn.execute("UPDATE state SET generation = generation + 1")
+
+    def _vectors_follow(
+        self,
+        before: tuple[str, int],
+        remove: np.ndarray,
+        ids: np.ndarray | None = None,
+        vecs: np.ndarray | None = None,
+    ) -> None:
+        """Mirror this process's committed change in the vectors. When the vectors were
+        in step with the catalog just before it, they are in step after it; otherwise
+        (another process wrote meanwhile) the next search brings them in step by id."""
+        in_step = self._synced == before
+        try:
+            self._vectors.remove(remove)
+            if ids is not None and len(ids):
+                self._vectors.add(ids, vecs)
+        except Exception:  # the catalog is committed; the vectors can always be rebuilt
+            log.exception("Updating the in-memory vectors failed; rebuilding them")
+            self._vectors.clear()
+            in_step = False
+        uid, generation = before
+        self._synced = (uid, generation + 1) if in_step else (uid, -1)
+
+    def _ensure_synced(self) -> None:
+        """Bring the vectors in step with the catalog if it moved since they last were."""
+        uid, generation = self._conn.execute("SELECT uid, generation FROM state").fetchone()
+        if (uid, generation) != self._synced:
+            self._sync_vectors()
+
+    def _sync_vectors(self) -> None:
+        """Compare the ids the vector index holds with the catalog's, and remove the extra
+        and add the missing ones, all read in one snapshot of the catalog."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                uid, generation = self._conn.execute("SELECT uid, generation FROM state").fetchone()
+                if uid != self._synced[0]:
+                    self._vectors.clear()
+                want = np.fromiter(
+                    (
+                        r[0]
+                        for r in self._conn.execute(
+                            "SELECT id FROM chunks WHERE length(vector) > 0 ORDER BY id"
+                        )
+                    ),
+                    dtype=np.int64,
+                )
+                have = np.sort(self._vectors.ids())
+                extra = np.setdiff1d(have, want, assume_unique=True)
+                missing = np.setdiff1d(want, have, assume_unique=True)
+                if len(extra) or len(missing):
+                    if self._synced[1] == generation and self._synced[0] == uid:
+                        log.warning(
+                            "The saved vectors of %s disagreed with the catalog at the same "
+                            "generation; repairing them",
+                            self.directory,
+                        )
+                    self._vectors.remove(extra)
+                    for i in range(0, len(missing), 20_000):
+                        part = missing[i : i + 20_000]
+                        rows = self._select_in(
+                            "SELECT id, vector FROM chunks WHERE id IN ", part.tolist()
+                        )
+                        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+                        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+                        self._vectors.add(ids, vecs.reshape(len(rows), self.dim))
+            finally:
+                self._conn.execute("COMMIT")
+            self._synced = (uid, int(generation))
 
     def _delete_chunks_of(self, rel: str) -> np.ndarray:
         self._conn.execute(
@@ -719,82 +933,99 @@ class IndexStore:
         return int(
             self._conn.execute(
                 "INSERT INTO files (path, hash, size, mtime_ns, status, reason, chunks) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET hash = excluded.hash, "
-                "size = excluded.size, mtime_ns = excluded.mtime_ns, status = excluded.status, "
-                "reason = excluded.reason, chunks = excluded.chunks RETURNING id",
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
+                "hash = excluded.hash, size = excluded.size, mtime_ns = excluded.mtime_ns, "
+                "status = excluded.status, reason = excluded.reason, chunks = excluded.chunks "
+                "RETURNING id",
                 (rel, hash, size, mtime_ns, status.value, reason, n_chunks),
             ).fetchone()[0]
         )
-
-    def _faiss_update(self, remove: np.ndarray, ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Mirror a committed change in memory; on any failure, rebuild from the catalog."""
-        try:
-            if len(remove):
-                self._faiss.remove_ids(remove)
-            if len(ids):
-                self._faiss.add_with_ids(vectors, ids)
-        except Exception:  # the catalog is committed; the vectors can always be rebuilt
-            log.exception("Updating the in-memory vectors failed; rebuilding them")
-            self._faiss = self._vectors_from_catalog()
-
-    def _load_vectors(self) -> None:
-        """Use vectors.faiss if it provably reflects the catalog, else rebuild it."""
-        generation = self.generation
-        count = self.count_vectors()
-        index = self._read_saved_vectors(generation, count)
-        if index is not None:
-            self._faiss = index
-            self._saved_generation = generation
-            return
-        self._faiss = self._vectors_from_catalog()
-        self._saved_generation = -1  # the next flush writes a fresh file
-
-    def _read_saved_vectors(self, generation: int, count: int) -> faiss.Index | None:
-        import faiss
-
-        try:
-            info = json.loads((self.directory / VECTORS_INFO).read_text(encoding="utf-8"))
-            if (
-                info.get("uid") != self._uid()
-                or info.get("generation") != generation
-                or info.get("ntotal") != count
-            ):
-                return None
-            data = (self.directory / VECTORS).read_bytes()
-            if hashlib.sha256(data).hexdigest() != info.get("sha256"):
-                log.warning(
-                    "vectors.faiss in %s does not match its checksum; rebuilding", self.directory
-                )
-                return None
-            index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
-            if index.d != self.dim or index.ntotal != count:
-                return None
-            return index
-        except (OSError, ValueError, TypeError, AttributeError, RuntimeError):
-            return None
-
-    def _vectors_from_catalog(self) -> faiss.Index:
-        import faiss
-
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
-        with self._lock:
-            cur = self._conn.execute(
-                "SELECT id, vector FROM chunks WHERE length(vector) > 0 ORDER BY id"
-            )
-            while batch := cur.fetchmany(20_000):
-                ids = np.fromiter((r[0] for r in batch), dtype=np.int64, count=len(batch))
-                vecs = np.frombuffer(b"".join(r[1] for r in batch), dtype=np.float32)
-                index.add_with_ids(vecs.reshape(len(batch), self.dim), ids)
-        return index
 
 
 # -- helpers -------------------------------------------------------------------
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: atomic, durable at checkpoints
-    conn.execute("PRAGMA foreign_keys=ON")
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: atomic, durable at checkpoints
+        conn.execute("PRAGMA foreign_keys=ON")
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def _open_existing(db: Path) -> tuple[sqlite3.Connection, bool]:
+    """Open an existing catalog for writing, or read-only when its folder cannot be
+    written (a read-only mount, no permission). Returns (connection, read_only)."""
+    try:
+        conn = _connect(db)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn, False
+    except sqlite3.OperationalError as exc:
+        if not errors.is_read_only(exc):
+            raise
+        first = exc
+    # A WAL catalog needs its -shm file; on a read-only folder it cannot be made, and a
+    # catalog closed cleanly has none, so "immutable" (nothing changes it) is the way in.
+    for params in ("mode=ro", "mode=ro&immutable=1"):
+        conn = sqlite3.connect(
+            f"file:{quote(str(db))}?{params}",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=30,
+        )
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn, True
+        except sqlite3.OperationalError:
+            conn.close()
+    raise first
+
+
+def _check_integrity(conn: sqlite3.Connection) -> None:
+    """``PRAGMA quick_check``: finds damaged pages (the catalog's b-trees, not the text in
+    them) in about the time it takes to read the file once."""
+    rows = conn.execute("PRAGMA quick_check").fetchall()
+    if rows != [("ok",)]:
+        exc = sqlite3.DatabaseError(
+            "database disk image is malformed: " + "; ".join(str(r[0]) for r in rows[:3])
+        )
+        exc.sqlite_errorcode = errors.SQLITE_CORRUPT  # type: ignore[attr-defined]
+        raise exc
+
+
+def _reset(conn: sqlite3.Connection, wanted: dict[str, Any], vector_index: str) -> None:
+    """Make ``conn`` an empty catalog of the current schema (a new uid), in one transaction:
+    a reader sees the old index or the new one, never a half-made one."""
+    with _transaction(conn):
+        tables = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+        # Virtual (FTS) tables first: dropping one drops its shadow tables too.
+        tables.sort(key=lambda t: not (t[1] or "").upper().startswith("CREATE VIRTUAL"))
+        for name, _ in tables:
+            conn.execute(f'DROP TABLE IF EXISTS "{name}"')
+        for statement in _SCHEMA.split(";\n"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(_PENDING)
+        conn.executemany(
+            "INSERT INTO meta VALUES (?, ?)",
+            [(k, _encode_meta(v)) for k, v in {**wanted, _VECTOR_KEY: vector_index}.items()],
+        )
+
+
+@contextlib.contextmanager
+def _held(directory: Path) -> Iterator[None]:
+    """The writer lock for the length of a rebuild, waited for if another process writes."""
+    lock = FileLock(directory / WRITER_LOCK)
+    lock.acquire(on_wait=lambda: log.info("Waiting for another process writing %s", directory))
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @contextlib.contextmanager
@@ -803,15 +1034,37 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        conn.execute("ROLLBACK")
+        with contextlib.suppress(sqlite3.Error):  # a failed COMMIT may have rolled back already
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def _store_error(exc: BaseException, directory: Path, doing: str) -> IndexStoreError:
+    """One sentence for a person: what failed, why, and what to do."""
+    if errors.is_damage(exc):
+        return IndexDamagedError(
+            f"The index in {directory} is damaged ({exc}); it has to be rebuilt."
+        )
+    verb = {"open": "open", "create": "create", "read": "read"}.get(doing, "write")
+    what = f"Could not {verb} the index in {directory}: {errors.reason(exc)}"
+    advice = errors.advice(exc)
+    if errors.is_read_only(exc) and doing != "open":
+        return IndexReadOnlyError(f"{what}; {advice}." if advice else f"{what}.")
+    return IndexStoreError(f"{what}; {advice}." if advice else f"{what}.")
+
+
+def _read_only_sentence(directory: Path) -> str:
+    return (
+        f"The index in {directory} is read-only: searching it as saved, without "
+        f"checking the folder for changes."
+    )
 
 
 def _meta_difference(stored: dict[str, str], wanted: dict[str, Any]) -> str:
     """Why an index built with ``stored`` settings cannot serve ``wanted`` ("" if it can)."""
     changes = []
-    for key in sorted(set(stored) | set(wanted)):
+    for key in sorted((set(stored) | set(wanted)) - {_VECTOR_KEY}):
         new = _encode_meta(wanted[key]) if key in wanted else None
         if stored.get(key) != new:
             changes.append(f"{key} was {stored.get(key, 'unset')}, now {new or 'unset'}")
@@ -832,32 +1085,45 @@ def _document_text(chunks: list[Chunk]) -> list[str]:
     return [chunks[0].title if chunks else "", *(c.text for c in chunks)]
 
 
+def _valid(text: str) -> str:
+    """``text`` as valid UTF-8 for SQLite: a title taken from a file name that is not
+    UTF-8 holds lone surrogates; their bytes are written as ``\\xNN``."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that no file name decoding made
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _valid_values(value: Any) -> Any:
+    """``value`` (JSON-like) with every string made valid by :func:`_valid`."""
+    if isinstance(value, str):
+        return _valid(value)
+    if isinstance(value, dict):
+        return {_valid(str(k)): _valid_values(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_valid_values(v) for v in value]
+    return value
+
+
 def _record(row: tuple) -> FileRecord:
     return FileRecord(row[0], row[1], row[2], row[3], FileStatus(row[4]), row[5], row[6])
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _remove_index_files(directory: Path) -> None:
-    for name in (
-        CATALOG,
-        CATALOG + "-wal",
-        CATALOG + "-shm",
-        VECTORS,
-        VECTORS_INFO,
-        VECTORS + ".tmp",
-        VECTORS_INFO + ".tmp",
-    ):
-        p = directory / name
-        if p.is_dir():
-            shutil.rmtree(p)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                p.unlink()
+    """Delete a damaged index's files (only ever called for damage or a rebuild)."""
+    for p in directory.iterdir():
+        if p.name == WRITER_LOCK:
+            continue
+        if p.name.startswith((CATALOG, "vectors.")):
+            if p.is_dir():
+                shutil.rmtree(p)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()

@@ -126,6 +126,7 @@ class IndexReport:
     removed: list[str] = field(default_factory=list)
     cancelled: bool = False
     seconds: float = 0.0
+    note: str = ""  # why the index was not updated (read-only), in one sentence
     searchable_seconds: float = 0.0  # when every file had been read (searchable by its words)
     embedded: int = 0  # passages given a vector in this run
     pending: int = 0  # passages still waiting for a vector when the run ended
@@ -189,9 +190,29 @@ class AnswerSentence:
     invalid_citations: tuple[int, ...] = ()  # numbers the model wrote that match no source
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """A sentence of a source that answers the question (or one part of it), quoted.
+
+    ``start``/``end`` are character offsets into the page text (as
+    ``Source.start``/``end`` are), so a viewer can highlight the sentence itself.
+    """
+
+    source: int  # a Source.number
+    file: str
+    page: int | None
+    start: int
+    end: int
+    text: str
+    score: float  # 0..1: words, meaning and the expected kind of fact together
+    strong: bool = False  # good enough to stand in for a reply that is not an answer
+    part: str = ""  # the part of a several-part question it answers ("" for one part)
+
+
 @dataclass
 class AnswerStats:
     retrieve_s: float = 0.0
+    evidence_s: float = 0.0  # choosing the answering sentences, before the model reads
     prompt_s: float = 0.0  # prompt evaluation, i.e. time to first token
     generate_s: float = 0.0
     check_s: float = 0.0
@@ -210,6 +231,10 @@ class Answer:
     stats: AnswerStats = field(default_factory=AnswerStats)
     refused: bool = False  # True when retrieval found nothing relevant and the model was not asked
     note: str = ""  # e.g. "stopped: the model started repeating itself"
+    evidence: list[Evidence] = field(default_factory=list)  # quoted under the answer
+    quoted: bool = False  # ``text`` is quoted evidence: the model's reply was not an answer
+    model_text: str = ""  # what the model wrote (the same as ``text`` unless quoted or completed)
+    unanswered: list[str] = field(default_factory=list)  # parts of the question left unanswered
 
     def to_json(self) -> dict:
         d = asdict(self)

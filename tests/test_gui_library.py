@@ -91,6 +91,15 @@ def test_two_libraries_listed_switched_asked_across_and_one_removed(
         w.open_citation(0, 1)
     assert SENTENCE in w.sources.viewer.highlighted_text()
 
+    # File → Libraries lists them too, and switches.
+    w._fill_libraries_menu()
+    entries = [a.text() for a in w.libraries_menu.actions() if a.isCheckable()]
+    assert entries == ["Policies", "Handbook", "All libraries"]
+    [handbook] = [a for a in w.libraries_menu.actions() if a.text() == "Handbook"]
+    handbook.trigger()
+    assert w.library_name == "Handbook"
+    qtbot.waitUntil(lambda: not w.workers.busy("index"), timeout=10_000)
+
     # Renaming keeps the library's conversations (they belong to its folder).
     w.library_list.list.setCurrentItem(w.library_list.item("Policies"))
     before = w.history.ids()
@@ -138,6 +147,7 @@ def test_a_conversation_is_saved_as_it_happens_and_reopens_after_a_restart(
     open_and_index(qtbot, w, a)
     ask(qtbot, w, "What is the per diem abroad?")
     ask(qtbot, w, "And is it paid daily?")
+    as_asked = w.chat.transcript.toPlainText()
     w.close()
     db = data_dir / "conversations.sqlite"
     assert db.is_file()
@@ -149,6 +159,7 @@ def test_a_conversation_is_saved_as_it_happens_and_reopens_after_a_restart(
     assert w2.history.list.item(0).text().startswith("What is the per diem abroad?")
     w2.open_conversation(w2.history.ids()[0])
     text = w2.chat.transcript.toPlainText()
+    assert text == as_asked  # the same transcript: answers, evidence, notes, footers
     assert "You: What is the per diem abroad?" in text and "You: And is it paid daily?" in text
     assert "The per diem abroad is EUR 60 a day [1]." in text
     weak = text.index("It is paid daily")
@@ -378,12 +389,14 @@ def test_switching_to_dark_redraws_the_transcript_in_dark_colours(qtbot, window,
     ask(qtbot, w, "What is the travel cap?")
     try:
         w.set_theme("dark")
-        qtbot.wait(50)
         link = w.palette().color(QPalette.ColorRole.Link)
-        pos = anchor_position(w, cite_url(0, 1))
-        cursor = w.chat.transcript.textCursor()
-        cursor.setPosition(pos + 1)
-        assert cursor.charFormat().foreground().color() == link
+
+        def cite_colour():
+            cursor = w.chat.transcript.textCursor()
+            cursor.setPosition(anchor_position(w, cite_url(0, 1)) + 1)
+            return cursor.charFormat().foreground().color()
+
+        qtbot.waitUntil(lambda: cite_colour() == link, timeout=5000)
         assert w.chat.transcript.toPlainText().count("You: What is the travel cap?") == 1
     finally:
         w.set_theme("light")

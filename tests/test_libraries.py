@@ -12,7 +12,15 @@ from rag import paths
 from rag.cli import run
 from rag.conversations import ConversationStore, answer_from_json, title_for
 from rag.libraries import Libraries, LibraryError
-from rag.types import Answer, AnswerSentence, AnswerStats, Citation, Source, Support
+from rag.types import (
+    Answer,
+    AnswerSentence,
+    AnswerStats,
+    Citation,
+    Evidence,
+    Source,
+    Support,
+)
 
 
 @pytest.fixture
@@ -109,6 +117,10 @@ def _answer() -> Answer:
         ],
         stats=AnswerStats(tokens_per_s=12.5, stop_reason="finished"),
         note="",
+        evidence=[
+            Evidence(1, "policy.pdf", 2, 10, 44, "Travel is capped at 2,000 dollars.", 0.9, True)
+        ],
+        unanswered=["hotels"],
     )
 
 
@@ -118,6 +130,7 @@ def test_answers_come_back_whole_from_json():
     assert again == answer
     assert isinstance(again.sentences[1].support, Support)
     assert isinstance(again.sentences[0].citations, tuple)
+    assert isinstance(again.evidence[0], Evidence) and again.evidence[0].strong
 
 
 def test_conversations_are_saved_per_library_searched_renamed_and_deleted(tmp_path):

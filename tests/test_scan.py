@@ -120,7 +120,7 @@ def test_non_utf8_file_name(tmp_path):
         f.write(b"Ten years in logistics.\n")
     documents, problems = scan_folder(tmp_path)
     ((path, rel),) = documents
-    assert rel == "r\ufffdsum\ufffd.txt"
+    assert rel == "r\\xe9sum\\xe9.txt"  # readable, and distinct from any other name
     rel.encode("utf-8")  # a valid str for SQLite and JSON
     assert os.fsencode(path) == raw
     assert "logistics" in next(load(path).pages).text

@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 
+from rag.errors import os_reason
 from rag.loaders._common import (
     DEFAULT_OPTIONS,
     OCR_OFF_REASON,
@@ -98,9 +99,9 @@ def load(path: Path, options: LoadOptions = DEFAULT_OPTIONS) -> LoadedDocument:
         )
     try:
         return loader.load(path, options)
-    except PermissionError as err:
-        raise LoadError("cannot be read: permission denied") from err
     except FileNotFoundError as err:
         raise LoadError("the file no longer exists") from err
     except IsADirectoryError as err:
         raise LoadError("is a folder, not a file") from err
+    except OSError as err:  # permission denied, a disk read error, ...
+        raise LoadError(f"cannot be read: {os_reason(err)}") from err

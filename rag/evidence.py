@@ -1,0 +1,481 @@
+"""Evidence first: the sentences in the retrieved passages that answer the question.
+
+Small models often fail to state a fact the passage in front of them holds:
+they reply "The documents do not say.", only "[1]", or copy the whole passage.
+So Quarry finds the answering sentence itself, before the model writes, from
+three signals:
+
+* words: the share of the question's content words (Chinese character pairs)
+  the sentence contains, each weighted by how rare it is among the candidate
+  sentences (a company name every sentence repeats tells little);
+* meaning: the cosine between the question and the sentence (one embedding
+  batch for all candidates; the bundled model reads English only, so for
+  Chinese the words carry most of the weight);
+* the expected answer type: a "which year" question wants a sentence with a
+  year the question does not already state, "who" a name, "how much" an amount,
+  "where" a place; in English and Chinese.
+
+The chosen sentences are shown under the answer as quoted evidence (file, page
+and the sentence's character offsets within the page, so the viewer highlights
+the sentence, not the whole passage), feed the compact prompt (the best
+sentences with their neighbours, not whole chunks), and stand in for the model's
+reply when that reply is not an answer (:func:`failure`). A question with
+several parts ("What is the hotel limit in London, and who approves a trip?")
+gets evidence per part, and each part is checked in the answer on its own.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.text import (
+    CJK,
+    CJK_RUN,
+    LATIN_WORD,
+    STOP_WORDS,
+    fold,
+    in_chinese,
+    number_values,
+    only_citations,
+    root,
+    sentence_spans,
+    strip_citations,
+)
+from rag.types import Evidence, Source
+
+# -- weights and thresholds (measured with bench/accuracy.py --evidence-only) ------------
+WORD_WEIGHT = 0.5
+MEANING_WEIGHT = 0.3
+TYPE_WEIGHT = 0.2
+STRONG_AT = 0.5  # a sentence at least this good may stand in for a non-answer
+STRONG_COVERAGE = 0.5  # ... and it must hold this share of the question's (weighted) words
+CJK_FULL_COVERAGE = 0.6  # Chinese question pairs that cross word borders never match
+MAX_CANDIDATES = 96  # sentences scored per question (the best passages' first)
+COPY_SHARE = 0.7  # an answer holding this share of one passage is a copy of it
+PART_COVERAGE = 0.5  # an answer sentence holding this share of a part's words answers it
+QUESTION_NUMBER_WEIGHT = 0.5  # numbers in a question are often conditions the source states
+# as a range ("a trip of EUR 12,000" / "trips above EUR 10,000"): they weigh less
+
+# -- the question ----------------------------------------------------------------------
+_QUESTION_WORDS_ZH = (
+    "什么|多少|哪些|哪个|哪里|哪儿|哪一|哪年|哪位|谁|几|何时|何处|如何|怎么|为什么|是否|吗|呢"
+)
+_PART_SPLIT = re.compile(
+    r"[?？]\s*(?=\S)"
+    r"|[,;，；]?\s+and\s+(?=(?:what|who|whom|which|when|where|why|how|is|are|does|do|did|can)\b)"
+    r"|[,;]\s+(?=(?:what|who|whom|which|when|where|why|how)\b)"
+    rf"|[，；]\s*(?:以及|并且|还有|另外)?\s*(?=[^，；。？]*(?:{_QUESTION_WORDS_ZH}))",
+    re.IGNORECASE,
+)
+MIN_PART_TERMS = 2
+
+
+def question_parts(question: str) -> list[str]:
+    """The parts of a question that each ask for something ("X, and who Y?" is two)."""
+    q = question.strip()
+    pieces = [p.strip(" ,;，；?？") for p in _PART_SPLIT.split(q)]
+    pieces = [p for p in pieces if p]
+    if len(pieces) < 2 or any(len(_terms(p)) < MIN_PART_TERMS for p in pieces):
+        return [q]
+    return pieces
+
+
+def answer_type(question: str) -> str | None:
+    """What kind of fact the question asks for: year, date, person, amount, place (or None)."""
+    q = fold(question)
+    if re.search(
+        r"\b(which|what|in what) (year|decade|century)\b"
+        r"|哪一?年|几几年|什么年份|哪个年代",
+        q,
+    ):
+        return "year"
+    if re.search(
+        r"^\s*when\b|\bwhen (is|was|did|does|do|are|were|will)\b|\bwhat date\b|\bby when\b"
+        r"|什么时候|何时|哪一?天|几月|几号|哪个月|日期",
+        q,
+    ):
+        return "date"
+    if re.search(
+        r"\b(who|whom|whose)\b|\bwhich (person|people|man|woman|company|team)\b"
+        r"|谁|哪位|哪个人|什么人",
+        q,
+    ):
+        return "person"
+    if re.search(
+        r"\bhow (much|many|long|far|old|large|big|high|often)\b|\bwhat (percentage|"
+        r"percent|share|amount|number|rate|price|cost|size|limit)\b|\bwhat is the "
+        r"(total|amount|number|rate|price|cost|limit|minimum|maximum)\b"
+        r"|\bwhat (is|was|are|were) the\b[^?]*\b(limit|cost|price|fee|rate|amount|budget"
+        r"|allowance|total|percentage|revenue|income|margin|per diem)s?\b"
+        r"|多少|几[个次天年人位岁]|多[大长久高远重]|比例|金额|费用|价格|上限|标准",
+        q,
+    ):
+        return "amount"
+    if re.search(
+        r"\bwhere\b|\bwhich (country|city|place|region|state)\b|哪里|哪儿|在哪|何处"
+        r"|哪个(国家|城市|地方|省)",
+        q,
+    ):
+        return "place"
+    return None
+
+
+_YEAR = re.compile(r"(?<!\d)(1[0-9]\d\d|20\d\d)(?!\d)|\d{1,4}\s*年")
+_MONTH = re.compile(
+    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b"
+    r"|\d{1,2}\s*[月日号]|\b\d{1,2}[:/.]\d{2}\b",
+    re.IGNORECASE,
+)
+_AMOUNT = re.compile(r"\d")
+_NAME = re.compile(r"(?<![\w])[A-Z][a-zA-Z\-'’]+(?:\s+[A-Z][a-zA-Z\-'’]+)*")
+_ZH_PLACE = re.compile(r"[\u4e00-\u9fff]{1,6}(?:省|市|县|区|国|州|岛|山|河|湖|城)")
+
+
+def has_type(sentence: str, kind: str | None, question: str) -> bool:
+    """Whether ``sentence`` states a fact of the expected kind that the question does not."""
+    if kind is None:
+        return False
+    q_numbers = set(number_values(question))
+    q_fold = fold(question)
+    if kind == "year":
+        return any(
+            m.group(0) and re.sub(r"\D", "", m.group(0)) not in q_numbers
+            for m in _YEAR.finditer(sentence)
+        )
+    if kind == "date":
+        return bool(_MONTH.search(sentence)) or has_type(sentence, "year", question)
+    if kind == "amount":
+        return any(n not in q_numbers for n in number_values(sentence)) or bool(
+            re.search(r"[一二三四五六七八九十百千万亿两]+\s*[个次天年人位岁元%％倍]", sentence)
+            and CJK.search(question) is not None
+        )
+    if kind in ("person", "place"):
+        if CJK.search(sentence):
+            return _cjk_names(sentence, q_fold, kind)
+        for m in _NAME.finditer(sentence):
+            words = [w for w in m.group(0).split() if w.lower() not in STOP_WORDS]
+            if (
+                words
+                and all(fold(w) not in q_fold for w in words)
+                and not (m.start() == 0 and len(words) == 1)
+            ):
+                return True
+        return False
+    return False
+
+
+def _cjk_names(sentence: str, q_fold: str, kind: str) -> bool:
+    from rag.grounding import facts
+
+    names = [f for f in facts(sentence) if CJK.search(f) and fold(f) not in q_fold]
+    if names:
+        return True
+    return kind == "place" and bool(_ZH_PLACE.search(sentence))
+
+
+# -- words ------------------------------------------------------------------------------
+_CJK_QUESTION_CHARS = frozenset("什么多少哪些个里儿谁几何时处如怎为是否吗呢请问")
+
+
+def _terms(text: str) -> set[str]:
+    """Content words: Latin words (stemmed, less stop words), numbers, CJK character pairs.
+
+    Pairs that hold a question word ("多少", "贴多") are left out: the answer never
+    contains them.
+    """
+    folded = fold(text)
+    terms = {root(w) for w in LATIN_WORD.findall(folded) if w not in STOP_WORDS and len(w) > 1}
+    terms |= set(number_values(folded))
+    for run in CJK_RUN.findall(folded):
+        pairs = [run[i : i + 2] for i in range(len(run) - 1)] or [run]
+        terms |= {p for p in pairs if not (set(p) & _CJK_QUESTION_CHARS)}
+    return terms
+
+
+# -- selection -----------------------------------------------------------------------------
+@dataclass
+class Candidate:
+    """One sentence of one source, with how well it answers (one part of) the question."""
+
+    source: Source
+    start: int  # offsets into source.text
+    end: int
+    text: str
+    terms: set[str]
+    score: float = 0.0
+    coverage: float = 0.0
+    meaning: float = 0.0
+    typed: bool = False
+
+    def evidence(self, part: str = "") -> Evidence:
+        s = self.source
+        return Evidence(
+            source=s.number,
+            file=s.file,
+            page=s.page,
+            start=s.start + self.start,
+            end=s.start + self.end,
+            text=self.text,
+            score=round(self.score, 4),
+            strong=is_strong(self),
+            part=part,
+        )
+
+
+def is_strong(c: Candidate) -> bool:
+    """Good enough to be shown as the answer when the model gave none."""
+    return c.score >= STRONG_AT and c.coverage >= STRONG_COVERAGE
+
+
+def candidates(sources: Sequence[Source]) -> list[Candidate]:
+    out: list[Candidate] = []
+    for s in sources:
+        for a, b in sentence_spans(s.text):
+            text = s.text[a:b]
+            out.append(Candidate(s, a, b, " ".join(text.split()), _terms(text)))
+    return out[:MAX_CANDIDATES]
+
+
+def score_candidates(question: str, cands: list[Candidate], embedder=None) -> None:
+    """Score every candidate for ``question`` (one part), in place."""
+    q_terms = _terms(question)
+    n = len(cands) or 1
+    df = {t: sum(1 for c in cands if t in c.terms) for t in q_terms}
+    # Rare words weigh more; a word no sentence holds still counts in the total, so a
+    # question about something the passages never name cannot reach full coverage.
+    numbers = set(number_values(question))
+    weight = {
+        t: math.log(1.0 + n / (1.0 + df[t])) * (QUESTION_NUMBER_WEIGHT if t in numbers else 1.0)
+        for t in q_terms
+    }
+    total = sum(weight.values()) or 1.0
+    full = 1.0
+    if in_chinese(question):
+        full = CJK_FULL_COVERAGE
+    kind = answer_type(question)
+    sims = _similarities(question, cands, embedder)
+    best_rank = max((c.source.score for c in cands), default=1.0) or 1.0
+    for c, sim in zip(cands, sims, strict=True):
+        covered = sum(w for t, w in weight.items() if t in c.terms) / total
+        c.coverage = min(1.0, covered / full)
+        c.meaning = max(0.0, float(sim))
+        c.typed = has_type(c.text, kind, question)
+        type_score = (1.0 if c.typed else 0.0) if kind else 0.5
+        rank = c.source.score / best_rank
+        c.score = (
+            WORD_WEIGHT * c.coverage + MEANING_WEIGHT * c.meaning + TYPE_WEIGHT * type_score
+        ) * (0.9 + 0.1 * rank)
+
+
+def _similarities(question: str, cands: list[Candidate], embedder) -> list[float]:
+    if embedder is None or not cands:
+        return [0.0] * len(cands)
+    vectors = np.asarray(embedder.embed([question] + [c.text for c in cands]), dtype=np.float32)
+    return list(vectors[1:] @ vectors[0])
+
+
+@dataclass
+class Selection:
+    """The evidence for a question: per part, its candidates ranked best first."""
+
+    parts: list[str]
+    ranked: list[list[Candidate]]  # per part
+
+    def best(self) -> list[Evidence]:
+        """The best sentence of each part (two parts may share one)."""
+        multi = len(self.parts) > 1
+        return [
+            ranked[0].evidence(part if multi else "")
+            for part, ranked in zip(self.parts, self.ranked, strict=True)
+            if ranked
+        ]
+
+    def sentence_scores(self) -> dict[tuple[int, int], float]:
+        """(source number, sentence start) -> the best score it has for any part."""
+        scores: dict[tuple[int, int], float] = {}
+        for ranked in self.ranked:
+            for c in ranked:
+                key = (c.source.number, c.start)
+                scores[key] = max(scores.get(key, 0.0), c.score)
+        return scores
+
+
+def select(question: str, sources: Sequence[Source], embedder=None) -> Selection:
+    """Score the sentences of ``sources`` for each part of ``question``."""
+    parts = question_parts(question)
+    ranked: list[list[Candidate]] = []
+    base = candidates(sources)
+    for part in parts:
+        cands = [Candidate(c.source, c.start, c.end, c.text, c.terms) for c in base]
+        score_candidates(part, cands, embedder)
+        ranked.append(sorted(cands, key=lambda c: c.score, reverse=True))
+    return Selection(parts, ranked)
+
+
+# -- the compact prompt ------------------------------------------------------------------
+NEIGHBOUR_SHARE = 0.8  # a neighbour of a chosen sentence ranks at this share of its score
+
+
+def compact_passages(
+    selection: Selection, sources: Sequence[Source], count_tokens: Callable[[str], int], budget: int
+) -> dict[int, str]:
+    """What the model reads of each source: its best sentences with their neighbours.
+
+    Every source keeps at least its best sentence (rank order, while the budget
+    lasts); then sentences are added best first, each bringing the sentence
+    before and after it, until ``budget`` tokens are used. Chosen sentences are
+    written in document order, and a gap between them is marked with "…".
+    Returns source number -> text; a source missing from it did not fit.
+    """
+    scores = selection.sentence_scores()
+    spans = {s.number: sentence_spans(s.text) for s in sources}
+    by_number = {s.number: s for s in sources}
+    priority: list[tuple[float, int, int]] = []  # (priority, source number, sentence index)
+    for s in sources:
+        ranked = sorted(
+            range(len(spans[s.number])),
+            key=lambda j: scores.get((s.number, spans[s.number][j][0]), 0.0),
+            reverse=True,
+        )
+        for place, j in enumerate(ranked):
+            score = scores.get((s.number, spans[s.number][j][0]), 0.0)
+            priority.append((score + (2.0 - s.number / 1000 if place == 0 else 0.0), s.number, j))
+            for k in (j - 1, j + 1):
+                if 0 <= k < len(spans[s.number]):
+                    priority.append((score * NEIGHBOUR_SHARE, s.number, k))
+    priority.sort(key=lambda t: t[0], reverse=True)
+    chosen: dict[int, set[int]] = {}
+    used = 0
+    for _, number, j in priority:
+        if j in chosen.get(number, set()):
+            continue
+        a, b = spans[number][j]
+        cost = count_tokens(" ".join(by_number[number].text[a:b].split())) + 1
+        if used + cost > budget:
+            continue
+        used += cost
+        chosen.setdefault(number, set()).add(j)
+    out: dict[int, str] = {}
+    for number, picked in chosen.items():
+        text = by_number[number].text
+        parts: list[str] = []
+        last = -1
+        for j in sorted(picked):
+            if last >= 0 and j != last + 1:
+                parts.append("…")
+            a, b = spans[number][j]
+            parts.append(" ".join(text[a:b].split()))
+            last = j
+        if picked and max(picked) < len(spans[number]) - 1:
+            parts.append("…")
+        if picked and min(picked) > 0:
+            parts.insert(0, "…")
+        out[number] = " ".join(parts)
+    return out
+
+
+# -- the model's reply -------------------------------------------------------------------
+def failure(model_text: str, sentences, sources: Sequence[Source], strong: bool) -> str:
+    """Why the model's reply is not an answer to show, or "" when it is one.
+
+    "empty", "citations" (only citation marks), "refusal" (says the documents do
+    not answer, while strong evidence exists), "copy" (a whole passage copied) or
+    "unsupported" (no claim of it is backed by the sources, while strong evidence
+    exists: a changed figure, or a sentence that answers something else).
+    """
+    text = model_text.strip()
+    if not text:
+        return "empty"
+    if only_citations(text):
+        return "citations"
+    from rag.grounding import is_claim
+
+    if strong and sentences and not any(is_claim(s.text) for s in sentences):
+        return "refusal"
+    if is_copy(text, sources):
+        return "copy"
+    from rag.types import Support
+
+    claims = [s for s in sentences if is_claim(s.text)]
+    if (
+        strong
+        and claims
+        and all(s.support in (Support.UNSUPPORTED, Support.UNCITED) for s in claims)
+    ):
+        return "unsupported"
+    return ""
+
+
+def is_copy(text: str, sources: Sequence[Source]) -> bool:
+    """Whether ``text`` is one passage copied whole (most of it, in order)."""
+    bare = " ".join(strip_citations(text).split())
+    for s in sources:
+        passage = " ".join(s.text.split())
+        if len(passage) < 200 or len(bare) < COPY_SHARE * len(passage):
+            continue
+        m = difflib.SequenceMatcher(None, bare, passage, autojunk=False)
+        same = sum(b.size for b in m.get_matching_blocks() if b.size >= 20)
+        if same >= COPY_SHARE * len(passage):
+            return True
+    return False
+
+
+def addresses(answer_text: str, part: str, ev: Evidence) -> bool:
+    """Whether the model's answer speaks to ``part`` of the question.
+
+    True when a sentence of the answer that makes a claim holds most of the
+    part's own words (the model answered in its words), or when the evidence is
+    strong and the answer states a number or name that evidence holds and the
+    question does not (the amount, the year, the person).
+    """
+    from rag.grounding import is_claim, split_sentences
+
+    claims = [answer_text[a:b] for a, b in split_sentences(answer_text)]
+    claims = [strip_citations(c) for c in claims if is_claim(c)]
+    if not claims:
+        return False
+    part_terms = _terms(part) - set(number_values(part))
+    if part_terms and any(
+        len(part_terms & _terms(c)) / len(part_terms) >= PART_COVERAGE for c in claims
+    ):
+        return True
+    if not ev.strong:
+        return False
+    answer = " ".join(claims)
+    given = set(number_values(part))
+    wanted = [n for n in number_values(ev.text) if n not in given]
+    if wanted and set(wanted) & set(number_values(answer)):
+        return True
+    q_fold, a_fold = fold(part), fold(answer)
+    names = [m.group(0) for m in _NAME.finditer(ev.text) if fold(m.group(0)) not in q_fold]
+    return any(fold(w) in a_fold for n in names for w in n.split() if w.lower() not in STOP_WORDS)
+
+
+def distinct(evidence: Sequence[Evidence]) -> list[Evidence]:
+    """Each sentence once (the first part it answers names it)."""
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for e in evidence:
+        if (e.source, e.start) not in seen:
+            seen.add((e.source, e.start))
+            out.append(e)
+    return out
+
+
+def quote(evidence: Sequence[Evidence]) -> str:
+    """The evidence as the answer: each sentence quoted, with its citation."""
+    lines = []
+    for e in evidence:
+        q = f"“{e.text}” [{e.source}]"
+        lines.append(f"{e.part}: {q}" if e.part else q)
+    return "\n".join(lines)
+
+
+def language_of(question: str) -> str:
+    return "zh" if in_chinese(question) else "en"

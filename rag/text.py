@@ -1,0 +1,194 @@
+"""Text rules shared by the lexical index, the support check, prompts, evidence and answers.
+
+One home for each rule, because two slightly different copies are two
+behaviours: which characters are Chinese (CJK), how text is folded before it is
+compared (full-width digits and letters become ASCII), which English words
+carry no meaning, how a word is stemmed, how numbers compare by value, and what
+a citation mark ``[n]`` looks like.
+
+The stemmer and the CJK range also decide what the lexical index holds:
+changing them changes what ``rag.lexical`` writes, which must bump
+``rag.lexical.VERSION``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# CJK ideographs (with extension A and compatibility ideographs) and Japanese kana.
+CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+CJK = re.compile(f"[{CJK_CHARS}]")
+CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
+LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*[A-Za-z]|[A-Za-z]")
+
+# English words too common to be evidence. The lexical index drops them from
+# questions only; the support check and evidence selection from both sides.
+STOP_WORDS = frozenset(
+    """a about above after again all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers him his how i if in into is it it's its itself
+    just me might more most must my no nor not now of off on once only or other our ours out
+    over own same shall she should so some such than that the their theirs them then there
+    these they this those through to too under until up very was we were what when where which
+    while who whom whose why will with without would you your yours s t d ll m re ve""".split()  # noqa: SIM905
+)
+# Characters that carry no meaning alone in a Chinese question (particles, pronouns).
+CJK_STOP_CHARS = frozenset("的了是在和与或及也都而就吗呢吧啊么什哪谁几个这那之其")
+
+
+def fold(text: str) -> str:
+    """Text as compared: NFKC (full-width digits and letters become ASCII) and lower case."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def stem(word: str) -> str:
+    """A minimal English plural stemmer (after Lucene's EnglishMinimalStemmer).
+
+    Plurals only: "budgets" finds "budget", while "approved" and "approves" stay
+    apart, which keeps the index exact and the check conservative.
+    """
+    word = word.replace("’", "'").removesuffix("'s")
+    if len(word) < 4 or word[-1] != "s":
+        return word
+    if word.endswith("ies") and not word.endswith(("eies", "aies")):
+        return word[:-3] + "y"
+    if word.endswith("es") and not word.endswith(("aes", "ees", "oes")):
+        return word[:-1]
+    if word.endswith(("us", "ss")):
+        return word
+    return word[:-1]
+
+
+def root(word: str) -> str:
+    """A looser stem for matching an answer to a question or source ("approve",
+    "approved", "approves" and "approving" share "approv"; "die" and "died" share
+    "di"); the lexical index keeps :func:`stem`."""
+    word = word.replace("’", "'").removesuffix("'s")
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    for suffix in ("es", "s", "ed", "ing"):
+        if len(word) >= len(suffix) + 2 and word.endswith(suffix) and not word.endswith("ss"):
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if len(word) > 2 and word.endswith("e") else word
+
+
+def cjk_share(text: str) -> float:
+    """The share of ``text``'s letters that are CJK characters (0 for no letters)."""
+    letters = sum(1 for c in text if c.isalpha())
+    return len(CJK.findall(text)) / letters if letters else 0.0
+
+
+def in_chinese(text: str) -> bool:
+    """Whether a question or answer is written in Chinese (more CJK characters than words)."""
+    return len(CJK.findall(text)) >= max(1, len(re.findall(r"[A-Za-z]+", text)))
+
+
+# -- numbers -------------------------------------------------------------------------
+NUMBER = re.compile(r"(?<![A-Za-z\d.,])\d+(?:[,，]\d{3})*(?:\.\d+)?")
+
+
+def number_values(text: str) -> list[str]:
+    """The numbers in ``text`` by value: "1,200" and "1200.00" are both "1200"."""
+    out = []
+    for raw in NUMBER.findall(unicodedata.normalize("NFKC", text)):
+        n = raw.replace(",", "").replace("，", "")
+        if "." in n:
+            n = n.rstrip("0").rstrip(".")
+        out.append(n)
+    return out
+
+
+# -- citation marks ------------------------------------------------------------------
+# "[1]", "[1, 3]", "[1-3]", "[Source 2]", full-width "【1】" and "［1］".
+CITATION = re.compile(
+    r"[\[［【]\s*(?:(?:sources?|refs?|references?|passages?|来源|资料|文档)\s*[:：#]?\s*)?"
+    r"(\d{1,3}(?:\s*(?:[-–~～]|,|，|、|;|；|and|和)\s*\d{1,3})*)\s*[\]］】]",
+    re.IGNORECASE,
+)
+_RANGE = re.compile(r"(\d+)\s*[-–~～]\s*(\d+)")
+MAX_RANGE = 20  # "[1-3]" expands; a range wider than this is taken as a typo, not a citation
+
+
+def citation_numbers(body: str) -> list[int]:
+    """The numbers one citation mark's body names ("1-3" is 1, 2, 3), in order."""
+    out: list[int] = []
+    for r in _RANGE.finditer(body):
+        a, b = int(r.group(1)), int(r.group(2))
+        out.extend(range(a, b + 1) if 0 <= b - a <= MAX_RANGE else (a, b))
+    out.extend(int(x) for x in re.findall(r"\d+", _RANGE.sub(" ", body)))
+    return out
+
+
+_CITATION_RUN = re.compile(r"\s*(?:" + CITATION.pattern + r")", re.IGNORECASE)
+
+
+def strip_citations(text: str) -> str:
+    """``text`` without its citation marks, whitespace runs made single spaces.
+
+    A mark goes with the space before it ("$45,000 [1]." becomes "$45,000."), except
+    between two words, which stay apart ("a[1]b" becomes "a b").
+    """
+    text = _CITATION_RUN.sub(lambda m: " " if _joins_words(m) else "", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _joins_words(m: re.Match) -> bool:
+    s, a, b = m.string, m.start(), m.end()
+    return a > 0 and b < len(s) and (s[a - 1].isalnum() or s[a].isspace()) and s[b].isalnum()
+
+
+def only_citations(text: str) -> bool:
+    """True for an answer that is nothing but citation marks and punctuation ("[1] [2].")."""
+    return bool(CITATION.search(text)) and not re.search(r"\w", strip_citations(text))
+
+
+# -- sentences of a passage ---------------------------------------------------------
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9\u3400-\u9fff])|(?<=[。！？；])[”’」』）]*\s*"
+    r"|\n\s*\n\s*|\n(?=\s*(?:[-*•·]|\d{1,2}[.)、])\s)"
+)
+_ABBREV = re.compile(
+    r"(?:\b(?:e\.g|i\.e|etc|vs|no|nos|p|pp|vol|fig|mr|mrs|ms|dr|prof|inc|corp|co|ltd|st|jr|sr"
+    r"|approx|dept|u\.s|u\.k)|\b[A-Z])\.$",
+    re.IGNORECASE,
+)
+MIN_SENTENCE_CHARS = 8
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of a passage, English and Chinese, exact slices.
+
+    Table rows and list lines become sentences of their own; a period after a
+    known abbreviation or an initial does not end one.
+    """
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        if (
+            m.start() > 0
+            and _ABBREV.search(text[max(0, m.start() - 8) : m.start()])
+            and text[m.start() - 1] == "."
+        ):
+            continue
+        _add(text, spans, start, m.start())
+        start = m.end()
+    _add(text, spans, start, len(text))
+    # Very short pieces ("1.", a lone heading word) join the sentence after them.
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:
+        if merged and merged[-1][1] - merged[-1][0] < MIN_SENTENCE_CHARS:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _add(text: str, spans: list[tuple[int, int]], a: int, b: int) -> None:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    if a < b:
+        spans.append((a, b))

@@ -1,0 +1,303 @@
+"""Evidence first: the answering sentence picked from real passages, and what the answer
+does when the model's reply is not an answer (with a scripted model at the LLM seam)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from models.decoding import preset
+from rag import evidence
+from rag.asking import answer_question
+from rag.text import citation_numbers, number_values, only_citations, strip_citations
+from rag.types import Hit, Source
+from tests.conftest import EVALSETS, EXAMPLES
+from tests.fakes import FakeLLM
+from tests.test_asking import FakeRetriever
+from tests.test_grounding import HashingEmbedder
+
+DECODING = dataclasses.replace(preset("precise"), max_tokens=128)
+
+# Real passages: the sample folder's travel policy (English) and expense rules (Chinese).
+TRAVEL = (
+    "A daily allowance (per diem) covers meals and small expenses. The per diem is EUR 55 per "
+    "day for domestic travel and EUR 75 per day for international travel. On the day of "
+    "departure and the day of return, 80 percent of the per diem is paid."
+)
+APPROVAL = (
+    "Every trip needs approval before booking. Trips with an estimated cost up to EUR 2,500 "
+    "are approved by the employee's manager. Trips from EUR 2,500 to EUR 10,000 need a "
+    "director's approval. Trips above EUR 10,000 are approved by the Chief Financial Officer, "
+    "Marcus Lindqvist."
+)
+HOTELS = (
+    "The nightly hotel limit, including taxes, is EUR 160 in most cities and EUR 220 in London, "
+    "Paris, New York, Tokyo and Shanghai. Stays above the limit need approval by the "
+    "employee's manager before booking."
+)
+
+
+def _zh_rules() -> str:
+    return (EXAMPLES / "报销制度.md").read_text(encoding="utf-8")
+
+
+def hit(
+    n: int,
+    text: str,
+    file: str = "travel-expense-policy.pdf",
+    page: int | None = 2,
+    start: int = 100,
+    score: float = 0.8,
+) -> Hit:
+    return Hit(n, file, page, start, start + len(text), text, score)
+
+
+def source(h: Hit, number: int) -> Source:
+    return Source(number, h.chunk_id, h.file, h.page, h.start, h.end, h.text, h.score)
+
+
+def ask(llm, question, hits, embedder=None):
+    return answer_question(
+        question,
+        (),
+        retriever=FakeRetriever(hits),
+        llm=llm,
+        embedder=embedder or HashingEmbedder(),
+        k=5,
+        relevance_floor=0.3,
+        decoding=DECODING,
+    )
+
+
+# -- shared text rules ------------------------------------------------------------------
+def test_citation_marks_and_numbers_follow_one_rule():
+    assert strip_citations("It is $45,000 [1].") == "It is $45,000."
+    assert strip_citations("a[1]b 【2】 c [Source 3]") == "a b c"
+    assert only_citations("[1] [2].") and only_citations(" ［1］") and not only_citations("Yes [1]")
+    assert citation_numbers("1-3, 5") == [1, 2, 3, 5]
+    assert number_values("EUR 2,500.00 and １２") == ["2500", "12"]
+
+
+# -- choosing the sentence ---------------------------------------------------------------
+def test_sentence_offsets_are_exact_slices_of_the_passage():
+    text = (
+        "Intro line.\n\nDr. Smith approved it on 4 May 2023. "
+        "国内出差每天补贴人民币150元。境外400元。"
+    )
+    spans = evidence.sentence_spans(text)
+    pieces = [text[a:b] for a, b in spans]
+    assert pieces == [
+        "Intro line.",
+        "Dr. Smith approved it on 4 May 2023.",
+        "国内出差每天补贴人民币150元。",
+        "境外400元。",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("In which year did the war end?", "year"),
+        ("When does the Shanghai office close?", "date"),
+        ("Who approves a trip that costs EUR 12,000?", "person"),
+        ("How much does shipping within Germany cost?", "amount"),
+        ("Where is the warehouse?", "place"),
+        ("境外出差每天补贴多少？", "amount"),
+        ("单笔超过人民币1000元的报销由谁审批？", "person"),
+        ("这座教堂是哪一年建成的？", "year"),
+        ("Describe the onboarding.", None),
+    ],
+)
+def test_the_expected_kind_of_answer_is_read_from_the_question(question, kind):
+    assert evidence.answer_type(question) == kind
+
+
+def test_a_two_part_question_is_split_into_its_parts():
+    assert evidence.question_parts(
+        "What is the hotel limit in London, and who approves a EUR 12,000 trip?"
+    ) == ["What is the hotel limit in London", "who approves a EUR 12,000 trip"]
+    assert evidence.question_parts("What are the terms and conditions of payment?") == [
+        "What are the terms and conditions of payment?"
+    ]
+    assert len(evidence.question_parts("境外出差每天补贴多少，超过1000元的报销由谁审批？")) == 2
+
+
+def test_the_answering_sentence_is_chosen_in_english_with_its_page_offsets():
+    hits = [
+        hit(1, HOTELS, start=40),
+        hit(2, TRAVEL, start=400, score=0.7),
+        hit(3, APPROVAL, page=3, start=0, score=0.6),
+    ]
+    sel = evidence.select(
+        "What is the per diem for international travel?",
+        [source(h, i) for i, h in enumerate(hits, 1)],
+        HashingEmbedder(),
+    )
+    best = sel.best()[0]
+    assert "EUR 75 per day for international travel" in best.text
+    assert (best.source, best.file, best.page) == (2, "travel-expense-policy.pdf", 2)
+    assert TRAVEL[best.start - 400 : best.end - 400] == best.text  # offsets into the page text
+    assert best.strong
+
+    who = evidence.select(
+        "Who approves a trip that costs EUR 12,000?",
+        [source(h, i) for i, h in enumerate(hits, 1)],
+        HashingEmbedder(),
+    ).best()[0]
+    assert "Marcus Lindqvist" in who.text and who.strong
+
+
+def test_the_answering_sentence_is_chosen_in_chinese():
+    rules = _zh_rules()
+    h = Hit(1, "报销制度.md", None, 0, len(rules), rules, 0.8)
+    best = evidence.select("境外出差每天补贴多少？", [source(h, 1)], HashingEmbedder()).best()[0]
+    assert "境外出差每天补贴人民币400元" in best.text and best.strong
+    assert rules[best.start : best.end] == best.text
+    who = evidence.select(
+        "单笔超过人民币1000元的报销由谁审批？", [source(h, 1)], HashingEmbedder()
+    ).best()[0]
+    assert "王丽" in who.text
+
+
+def test_a_question_the_passages_do_not_answer_finds_no_strong_evidence():
+    hits = [hit(1, TRAVEL), hit(2, HOTELS, score=0.6)]
+    for q in (
+        "How many weeks of parental leave do employees get?",
+        "Who is the chief executive officer of Northwind Traders?",
+    ):
+        chosen = evidence.select(
+            q, [source(h, i) for i, h in enumerate(hits, 1)], HashingEmbedder()
+        ).best()
+        assert not any(e.strong for e in chosen), (q, chosen)
+
+
+@pytest.mark.slow
+def test_evidence_on_real_xquad_paragraphs_in_english_and_chinese(embedder):
+    """The real embedder; a parallel XQuAD paragraph and question in both languages."""
+    found = {}
+    for lang in ("en", "zh"):
+        path = EVALSETS / "xquad" / f"xquad.{lang}.json"
+        if not path.exists():
+            pytest.skip("the XQuAD evaluation set is not present")
+        data = json.loads(path.read_text("utf-8"))
+        para = data["data"][0]["paragraphs"][0]
+        qa = para["qas"][0]
+        h = Hit(1, "p000.txt", None, 0, len(para["context"]), para["context"], 0.8)
+        best = evidence.select(qa["question"], [source(h, 1)], embedder).best()[0]
+        found[lang] = (best.text, qa["answers"][0]["text"])
+    for text, gold in found.values():
+        assert gold in text
+
+
+# -- what is shown when the model's reply is not an answer ------------------------------
+HITS = [
+    hit(1, TRAVEL),
+    hit(2, HOTELS, page=2, start=900, score=0.7),
+    hit(3, APPROVAL, page=3, start=0, score=0.6),
+]
+
+
+@pytest.mark.parametrize(
+    ("reply", "kind"),
+    [
+        ("", "no answer"),
+        ("[1]", "only citation marks"),
+        ("The documents do not say. [1]", "do not answer"),
+    ],
+)
+def test_a_non_answer_is_replaced_by_the_quoted_evidence(reply, kind):
+    llm = FakeLLM()
+    llm.enqueue(reply)
+    answer = ask(llm, "What is the per diem for international travel?", HITS)
+    assert answer.quoted and answer.model_text == reply
+    assert "EUR 75 per day for international travel" in answer.text
+    assert answer.text.startswith("“") and "[1]" in answer.text
+    assert kind in answer.note and "quoted from the source" in answer.note
+    assert answer.evidence[0].source == 1
+
+
+def test_a_copied_passage_is_replaced_by_the_answering_sentence():
+    llm = FakeLLM()
+    llm.enqueue(f"[3] travel-expense-policy.pdf, p. 3: {APPROVAL}")
+    answer = ask(llm, "Who approves a trip that costs EUR 12,000?", HITS)
+    assert answer.quoted and "copied a whole passage" in answer.note
+    assert answer.text.startswith("“Trips above EUR 10,000 are approved by the Chief")
+    assert "Every trip needs approval" not in answer.text
+
+
+def test_an_answer_the_sources_do_not_back_gives_way_to_the_evidence():
+    llm = FakeLLM()
+    llm.enqueue("The per diem for international travel is EUR 5.50.")  # SmolLM2's answer
+    answer = ask(llm, "What is the per diem for international travel?", HITS)
+    assert answer.quoted and "do not back the model's answer" in answer.note
+    assert "EUR 75 per day for international travel" in answer.text
+    assert answer.model_text == "The per diem for international travel is EUR 5.50."
+
+
+def test_an_answer_is_kept_and_its_evidence_quoted_under_it():
+    llm = FakeLLM()
+    llm.enqueue("International travel has a per diem of EUR 75 per day [1].")
+    answer = ask(llm, "What is the per diem for international travel?", HITS)
+    assert not answer.quoted and answer.text == answer.model_text
+    assert "EUR 75 per day for international travel" in answer.evidence[0].text
+    from rag.render import format_answer
+
+    shown = format_answer(answer)
+    assert "Evidence (quoted from the sources):" in shown
+    assert "“The per diem is EUR 55" in shown and "travel-expense-policy.pdf, p. 2" in shown
+
+
+def test_a_refusal_stays_when_no_source_answers():
+    llm = FakeLLM()
+    llm.enqueue("The documents do not say.")
+    answer = ask(llm, "How many weeks of parental leave do employees get?", HITS)
+    assert not answer.quoted and answer.text == "The documents do not say."
+
+
+def test_each_part_of_a_two_part_question_is_checked():
+    llm = FakeLLM()
+    llm.enqueue("The hotel limit in London is EUR 220 per night [2].")
+    answer = ask(
+        llm, "What is the hotel limit in London, and who approves a EUR 12,000 trip?", HITS
+    )
+    assert answer.text.startswith("The hotel limit in London is EUR 220 per night [2].")
+    assert "who approves a EUR 12,000 trip: “Trips above EUR 10,000" in answer.text
+    assert "Lindqvist" in answer.text and answer.quoted
+    assert {e.part for e in answer.evidence} == {
+        "What is the hotel limit in London",
+        "who approves a EUR 12,000 trip",
+    }
+
+
+def test_a_part_no_source_answers_is_said_to_be_unanswered():
+    llm = FakeLLM()
+    llm.enqueue("The hotel limit in London is EUR 220 per night [2].")
+    answer = ask(
+        llm,
+        "What is the hotel limit in London, and how many weeks of parental leave do employees get?",
+        HITS,
+    )
+    assert answer.unanswered == ["how many weeks of parental leave do employees get"]
+    assert "Not answered by the sources: how many weeks of parental leave" in answer.text
+
+
+def test_the_model_reads_the_best_sentences_not_whole_passages(monkeypatch):
+    monkeypatch.setattr("rag.asking.CONTEXT_TOKENS", 120)
+    llm = FakeLLM()
+    llm.enqueue("International travel has a per diem of EUR 75 per day [1].")
+    long_travel = (
+        TRAVEL
+        + " "
+        + " ".join(
+            f"Rule {i} of the travel policy covers booking through the portal." for i in range(30)
+        )
+    )
+    hits = [hit(1, long_travel), hit(2, HOTELS, start=900, score=0.7)]
+    answer = ask(llm, "What is the per diem for international travel?", hits)
+    prompt = llm.calls[0][-1]["content"]
+    assert "EUR 75 per day for international travel" in prompt
+    assert "Rule 29 of the travel policy" not in prompt and "…" in prompt
+    assert answer.sources[0].text == long_travel  # the reader still gets the whole passage
+    assert llm.count_tokens(prompt) < llm.count_tokens(long_travel)
