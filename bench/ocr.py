@@ -227,6 +227,7 @@ def main() -> None:
     ap.add_argument("--sec10q-pages", type=int, default=3)
     ap.add_argument("--dpis", default="150,300")
     ap.add_argument("--no-retrieval", action="store_true")
+    ap.add_argument("--no-raw", action="store_true", help="skip the raw RapidOCR comparison")
     ap.add_argument("--rss-pages", type=int, default=0, help="measure peak RSS on an N-page scan")
     ap.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -287,7 +288,7 @@ def main() -> None:
                     path = save_scan(image, work / f"{name}-{ident}-{dpi}-{int(scanned)}.pdf", dpi)
                     del image
                     qtext, qs = quarry_ocr(path, None)
-                    rtext, rs = raw_rapidocr(raw_engine, path)
+                    rtext, rs = ("", 0.0) if args.no_raw else raw_rapidocr(raw_engine, path)
                     q_cer += cer(normalise(qtext, lang), ref)
                     r_cer += cer(normalise(rtext, lang), ref)
                     q_s += qs

@@ -58,6 +58,8 @@ STRONG_COVERAGE = 0.5  # ... and it must hold this share of the question's (weig
 CJK_FULL_COVERAGE = 0.6  # Chinese question pairs that cross word borders never match
 MAX_CANDIDATES = 96  # sentences scored per question (the best passages' first)
 COPY_SHARE = 0.7  # an answer holding this share of one passage is a copy of it
+COPY_OF_ANSWER = 0.9  # ... and so is one this much of which comes from one passage
+COPY_MIN_CHARS = 200  # shorter replies are answers, even when copied
 PART_COVERAGE = 0.5  # an answer sentence holding this share of a part's words answers it
 QUESTION_NUMBER_WEIGHT = 0.5  # numbers in a question are often conditions the source states
 # as a range ("a trip of EUR 12,000" / "trips above EUR 10,000"): they weigh less
@@ -413,15 +415,16 @@ def failure(model_text: str, sentences, sources: Sequence[Source], strong: bool)
 
 
 def is_copy(text: str, sources: Sequence[Source]) -> bool:
-    """Whether ``text`` is one passage copied whole (most of it, in order)."""
+    """Whether ``text`` is a passage copied: most of one passage, in order, or a long
+    reply that is nearly all copied from one passage (cut short by the token limit)."""
     bare = " ".join(strip_citations(text).split())
+    if len(bare) < COPY_MIN_CHARS:
+        return False
     for s in sources:
         passage = " ".join(s.text.split())
-        if len(passage) < 200 or len(bare) < COPY_SHARE * len(passage):
-            continue
         m = difflib.SequenceMatcher(None, bare, passage, autojunk=False)
         same = sum(b.size for b in m.get_matching_blocks() if b.size >= 20)
-        if same >= COPY_SHARE * len(passage):
+        if same >= COPY_SHARE * len(passage) or same >= COPY_OF_ANSWER * len(bare):
             return True
     return False
 

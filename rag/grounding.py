@@ -81,12 +81,13 @@ _ABBREVIATIONS = {
     "u.s", "u.k", "e.u", "sec", "art", "para", "cf", "al", "jan", "feb", "mar", "apr", "jun",
     "jul", "aug", "sep", "sept", "oct", "nov", "dec", "est", "dept", "mt", "ft", "op",
 }
-# A source header as the prompt writes it ("[2] report.pdf, p. 3:"), which small models
-# often copy in front of the passage they quote.
+# A source header as the prompt writes it ("[2] report.pdf, p. 3 (Annual report):"), which
+# small models often copy in front of the passage they quote.
 _SUFFIXES = "|".join(re.escape(s[1:]) for s in sorted(supported_suffixes(), key=len, reverse=True))
 _COPIED_HEADER = re.compile(
     r"^[ \t]*(?:source[ \t]*)?[\[［【](\d{1,3})[\]］】][ \t]*\(?[^\n:()]*?"
     rf"\.(?:{_SUFFIXES})\b(?:,[ \t]*(?:p\.|page)[ \t]*\d+)?"
+    r"(?:[ \t]*[(（](?:[^\n()（）]|[(（][^\n()（）]*[)）])*[)）])?"  # the document's title
     r"[ \t]*\)?[ \t]*:[ \t]*",
     re.IGNORECASE | re.MULTILINE)
 

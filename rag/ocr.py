@@ -30,7 +30,7 @@ from rag.lexical import _CJK as _CJK_RANGES
 
 # Part of every cache key: a different recogniser or reading rule reads again (raise the
 # last number when the reading rules below change).
-ENGINE_ID = "rapidocr-onnxruntime-1.4.4/pp-ocrv4/3"
+ENGINE_ID = "rapidocr-onnxruntime-1.4.4/pp-ocrv4/5"
 # Lines the recogniser is less sure of than this are still indexed but marked.
 LOW_CONFIDENCE = 0.8
 # An image larger than this is refused before it is decoded: 20,000 x 20,000
@@ -177,15 +177,15 @@ def recognise(image, scale: float = 1.0) -> OcrPage:
     h, w = image.shape[:2]
     with _engine_lock:
         engine = _get_engine()
-        found = _read(engine, image)
-        rotation = _page_rotation(found)
+        quads, crops, tall = _detect(engine, image)
+        rotation = _page_rotation(engine, crops, tall)
         if rotation:
-            # Read again upright: np.rot90 turns counter-clockwise, undoing a clockwise turn.
+            # Find the lines again upright: np.rot90 turns counter-clockwise, undoing a
+            # clockwise turn; their quads are mapped back onto the page as stored.
             turned = np.ascontiguousarray(np.rot90(image, k=rotation // 90))
-            found = [
-                (_unturn(quad, rotation, w, h), text, score, flipped, tall)
-                for quad, text, score, flipped, tall in _read(engine, turned)
-            ]
+            quads, crops, _ = _detect(engine, turned)
+            quads = [_unturn(np.asarray(q, dtype=float), rotation, w, h) for q in quads]
+        found = _read(engine, quads, crops)
     lines = _reading_order(found, rotation, w, h)
     return OcrPage(
         width=w / scale,
@@ -198,15 +198,12 @@ def recognise(image, scale: float = 1.0) -> OcrPage:
     )
 
 
-def _read(engine, image) -> list[tuple]:
-    """RapidOCR's own pipeline, step by step, keeping the angle classifier's verdicts.
+def _detect(engine, image):
+    """Lines of ``image``: (quads in ``image``, crops to read, ``tall`` per line).
 
-    Returns (quad, text, score, flipped, tall) per line; ``quad`` is 4 (x, y)
-    points in ``image``; ``flipped`` says the classifier turned the line 180
-    degrees; ``tall`` that the line runs vertically (so RapidOCR turned it 90).
+    RapidOCR's own steps; a crop of a vertical line comes turned 90 degrees
+    counter-clockwise, as RapidOCR turns it.
     """
-    import numpy as np
-
     raw_h, raw_w = image.shape[:2]
     img, ratio_h, ratio_w = engine.preprocess(image)
     record = {"preprocess": {"ratio_h": ratio_h, "ratio_w": ratio_w}}
@@ -215,20 +212,48 @@ def _read(engine, image) -> list[tuple]:
     # one box and one of them is lost.
     boxes, _ = engine.auto_text_det(img)
     if boxes is None or len(boxes) == 0:
-        return []
+        return [], [], []
     crops = engine.get_crop_img_list(img, boxes)
     tall = [_is_tall(b) for b in boxes]
-    crops, cls_res, _ = engine.text_cls(crops)
+    return list(engine._get_origin_points(boxes, record, raw_h, raw_w)), crops, tall
+
+
+def _read(engine, quads, crops) -> list[tuple]:
+    """(quad, text, confidence) for the lines that read as text, crops taken as they are.
+
+    The angle classifier is not asked to flip lines one by one: on an upright page
+    it calls a long line upside down now and then, and that line is lost.
+    """
+    import numpy as np
+
     rec_res, _ = engine.text_rec(crops, False)
-    quads = engine._get_origin_points(boxes, record, raw_h, raw_w)
     out = []
-    for quad, (label, cls_score), rec, is_tall in zip(quads, cls_res, rec_res, tall, strict=True):
+    for quad, rec in zip(quads, rec_res, strict=True):
         text, score = respace(str(rec[0]).strip()), float(rec[1])
-        if not text or score < engine.text_score:
-            continue
-        flipped = "180" in str(label) and cls_score > engine.text_cls.cls_thresh
-        out.append((np.asarray(quad, dtype=float), text, score, flipped, is_tall))
+        if text and score >= engine.text_score:
+            out.append((np.asarray(quad, dtype=float), text, score))
     return out
+
+
+def _page_rotation(engine, crops, tall) -> int:
+    """How far (clockwise) the page is turned, by a vote of its lines weighted by length.
+
+    A vertical line (RapidOCR turns its crop counter-clockwise) runs top to
+    bottom (page turned 90) unless the angle classifier finds the crop upside
+    down (bottom to top: 270); a horizontal one it finds upside down means 180.
+    """
+    if not crops:
+        return 0
+    _, verdicts, _ = engine.text_cls(crops)
+    votes = {0: 0.0, 90: 0.0, 180: 0.0, 270: 0.0}
+    for crop, (label, score), is_tall in zip(crops, verdicts, tall, strict=True):
+        flipped = "180" in str(label) and score > engine.text_cls.cls_thresh
+        turn = (90 if is_tall else 0) + (180 if flipped else 0)
+        votes[turn] += crop.shape[1] / max(crop.shape[0], 1)  # a line's length in heights
+    total = sum(votes.values())
+    best = max(votes, key=votes.__getitem__)
+    # Turn the page only when most of its text says so: a rotated stamp is not a rotated page.
+    return best if total and votes[best] > 0.6 * total else 0
 
 
 _GLUED = (
@@ -238,25 +263,78 @@ _GLUED = (
     re.compile(r"(?<=[a-z]{3})(?=[A-Z][a-z]{2})"),
 )
 RUN_CHARS = 12  # runs shorter than this may be one word ("PowerPoint") and are left alone
+GLUED_WORD = re.compile(r"[A-Za-z]{7,}")  # letters long enough to hide two words
 
 
 def respace(text: str) -> str:
-    """Put back spaces the recogniser dropped where the text itself shows them.
+    """Put back the spaces between English words that the recogniser dropped.
 
     PP-OCRv4's Chinese + English model often runs English words together
-    ("Premises.The landlord", "everyTuesday"). Where a comma, colon or full stop
-    is followed by a word, or a long run of letters turns from lower to upper
-    case, a space is certain enough to restore; gaps between lower-case words
-    are not (the recogniser's character positions were tried and are too
-    uneven to tell a space from a wide letter). Chinese is never touched.
+    ("Duringthedivestmentfrom", "Premises.The"). A comma, colon or full stop
+    followed by a word, or a long run turning from lower to upper case, marks a
+    space; a run of letters that is not a word itself is split where an English
+    unigram model (wordninja, Wikipedia frequencies) finds dictionary words,
+    and kept whole when it does not. (The recogniser's own character positions
+    were tried first: too uneven to tell a space from a wide letter.) Chinese is
+    never touched.
     """
     out = []
     for run in re.split(r"( +)", text):
         if len(run) >= RUN_CHARS and not run.isspace():
             run = _GLUED[0].sub(" ", run)
             run = _GLUED[1].sub(" ", run)
-        out.append(run)
+        out.append(GLUED_WORD.sub(_split_glued, run))
     return "".join(out)
+
+
+def _split_glued(match: re.Match) -> str:
+    import wordninja
+
+    word = match.group(0)
+    costs = wordninja.DEFAULT_LANGUAGE_MODEL._wordcost
+    if word.lower() in costs:
+        return word
+    parts = wordninja.split(word)
+    if len(parts) < 2 or "".join(parts) != word:
+        return word
+    # A capitalised word of ordinary length is a name ("Northwind"), not two words.
+    if len(word) < RUN_CHARS and not word.islower():
+        return word
+    # Trust the split only when it is made of words, not of scraps ("di vestment").
+    if any(len(p) <= 2 and p.lower() not in _SHORT_WORDS for p in parts):
+        return word
+    return " ".join(parts)
+
+
+_SHORT_WORDS = frozenset(
+    [
+        "a",
+        "i",
+        "an",
+        "as",
+        "at",
+        "be",
+        "by",
+        "do",
+        "go",
+        "he",
+        "if",
+        "in",
+        "is",
+        "it",
+        "me",
+        "my",
+        "no",
+        "of",
+        "on",
+        "or",
+        "so",
+        "to",
+        "up",
+        "us",
+        "we",
+    ]
+)
 
 
 def _is_tall(quad) -> bool:
@@ -266,23 +344,6 @@ def _is_tall(quad) -> bool:
     width = max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3]))
     height = max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2]))
     return width > 0 and height / width >= 1.5
-
-
-def _page_rotation(found: Sequence[tuple]) -> int:
-    """How far (clockwise) the page is turned, by a vote of its lines weighted by length.
-
-    A vertical line that read well after RapidOCR turned it counter-clockwise
-    runs top to bottom (page turned 90); one the classifier then flipped runs
-    bottom to top (270).
-    """
-    votes = {0: 0.0, 90: 0.0, 180: 0.0, 270: 0.0}
-    for _quad, text, score, flipped, tall in found:
-        turn = (90 if tall else 0) + (180 if flipped else 0)
-        votes[turn] += len(text) * score
-    total = sum(votes.values())
-    best = max(votes, key=votes.__getitem__)
-    # Turn the page only when most of its text says so: a rotated stamp is not a rotated page.
-    return best if total and votes[best] > 0.6 * total else 0
 
 
 def _unturn(quad, rotation: int, w: int, h: int):
@@ -305,7 +366,7 @@ def _reading_order(found: Sequence[tuple], rotation: int, w: int, h: int) -> lis
     left to right and joined by a space (nothing between Chinese characters).
     """
     items = []
-    for quad, text, score, _flipped, _tall in found:
+    for quad, text, score in found:
         upright = _turn_points(quad, rotation, w, h)
         x0, y0 = upright.min(axis=0)
         x1, y1 = upright.max(axis=0)

@@ -227,6 +227,16 @@ def test_a_copied_passage_is_replaced_by_the_answering_sentence():
     assert "Every trip needs approval" not in answer.text
 
 
+def test_a_long_copy_cut_short_is_a_copy_and_a_short_quote_is_an_answer():
+    long = "[3] travel-expense-policy.pdf, p. 3 (Travel policy): " + APPROVAL[:200]
+    short = "Trips above EUR 10,000 are approved by the Chief Financial Officer [3]."
+    srcs = [source(h, i) for i, h in enumerate(HITS, 1)]
+    from rag.grounding import strip_copied_headers
+
+    assert evidence.is_copy(strip_copied_headers(long, 3), srcs)
+    assert not evidence.is_copy(short, srcs)
+
+
 def test_an_answer_the_sources_do_not_back_gives_way_to_the_evidence():
     llm = FakeLLM()
     llm.enqueue("The per diem for international travel is EUR 5.50.")  # SmolLM2's answer

@@ -178,3 +178,7 @@ def test_a_copied_source_header_becomes_a_citation():
     ]
     assert strip_copied_headers("[1] policy.pdf, p. 4:\nThe limit is EUR 90.", 1) == \
         "The limit is EUR 90."
+    titled = ("[1] product-faq.html (Northwind Traders - Product FAQ): Shipping costs EUR 9.90.\n"
+              "[2] 报销制度.md (北风贸易（上海）员工报销制度 · policy): 境外每天400元。")
+    assert strip_copied_headers(titled, 2).splitlines() == [
+        "Shipping costs EUR 9.90. [1]", "境外每天400元。 [2]"]

@@ -82,11 +82,11 @@ def test_pieces_of_one_visual_line_are_joined_in_reading_order():
         return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=float)
 
     found = [
-        (quad(300, 102, 400, 122), "second", 0.9, False, False),
-        (quad(10, 140, 100, 160), "next line", 0.9, False, False),
-        (quad(10, 100, 200, 120), "first", 0.9, False, False),
-        (quad(10, 200, 40, 220), "中文", 0.9, False, False),
-        (quad(50, 201, 90, 221), "字符", 0.9, False, False),
+        (quad(300, 102, 400, 122), "second", 0.9),
+        (quad(10, 140, 100, 160), "next line", 0.9),
+        (quad(10, 100, 200, 120), "first", 0.9),
+        (quad(10, 200, 40, 220), "中文", 0.9),
+        (quad(50, 201, 90, 221), "字符", 0.9),
     ]
     lines = ocr._reading_order(found, 0, 500, 300)
     text = "".join(sep + t for t, _box, _conf, sep in lines)
@@ -368,10 +368,14 @@ def test_text_pdfs_are_never_rendered(tmp_path, monkeypatch):
 _RUN_TOGETHER = [
     (
         "1.Premises.ThelandlordletstoNorthwindTraders",
-        "1.Premises. Thelandlordletsto Northwind Traders",
+        "1.Premises. The landlord lets to Northwind Traders",
     ),
-    ("Northwindwarehousenotice,photographed2024", "Northwindwarehousenotice, photographed2024"),
     ("Forklift training is everyTuesday at 7:30.", "Forklift training is every Tuesday at 7:30."),
+    (
+        "Companyrepeatedlyrefusedtodivest, statingthat",
+        "Company repeatedly refused to divest, stating that",
+    ),
+    ("Coffeeisfreeforallstaff before 9:00.", "Coffee is free for all staff before 9:00."),
 ]
 
 
@@ -387,6 +391,8 @@ def test_spaces_the_text_itself_shows_are_put_back(text, expected):
         "Slides in PowerPoint, e.g. for the U.S. office: EUR 9,400.",
         "JavaScript",
         "at 14:30, 7:30 and 9.5",
+        "Northwind Traders in Rotterdam",  # a name is not two words
+        "divestment",  # nor a word the dictionary lacks, when its split is not made of words
     ],
 )
 def test_respacing_leaves_chinese_names_numbers_and_short_runs_alone(text):

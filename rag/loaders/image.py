@@ -25,7 +25,7 @@ from rag.loaders._ocr import PageReader
 from rag.types import Page
 
 SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
-REQUIRES = ("PIL", "rapidocr_onnxruntime")
+REQUIRES = ("PIL", "rapidocr_onnxruntime", "wordninja")
 
 _DAMAGED = "not a valid image (damaged or truncated)"
 

@@ -29,7 +29,8 @@ from rag.loaders._ocr import PageReader
 from rag.types import Page
 
 SUFFIXES = frozenset({".pdf"})
-REQUIRES = ("pypdfium2", "rapidocr_onnxruntime")  # imported lazily; the installer must bundle them
+# Imported lazily; the installer must bundle them.
+REQUIRES = ("pypdfium2", "rapidocr_onnxruntime", "wordninja")
 
 # A page with fewer visible characters than this has no text layer worth the
 # name: a stamp ("Page 3 of 40") is not a text layer, a one-line memo is.
