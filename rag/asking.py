@@ -31,9 +31,12 @@ if TYPE_CHECKING:
 REFUSAL_SOURCES = 3  # closest passages listed with a refusal
 RELATIVE_FLOOR = 0.5  # passages scoring under this share of the best one are not sent
 # Tokens of source text the model reads: the best sentences with their neighbours, not
-# whole passages (reading the prompt is most of the wait on a CPU). 0 sends whole passages.
-# Chosen with bench/accuracy.py (see its figures in the commit that set it).
-CONTEXT_TOKENS = 0
+# whole passages (reading the prompt is most of the wait on a CPU); 0 sends whole passages.
+# bench/accuracy.py --prompt-only: at 450 the gold answer stays in what the model reads for
+# every question where whole passages hold it (XQuAD en 39/40, zh 40/40, northwind 11/11)
+# while the median prompt shrinks 3% (en), 16% (zh); at 300 it shrinks 25% / 35% but loses
+# the gold for 1 (en) and 4 (zh) of 40. Passages of filings are longer and shrink more.
+CONTEXT_TOKENS = 450
 FOLLOW_UP_WORDS = 6  # a question this short, after another one, is read as a follow-up
 # Pronouns are matched in lower case (or capitalized first), so "IT" is not "it".
 _ANAPHORA = re.compile(
