@@ -30,7 +30,7 @@ from rag.lexical import _CJK as _CJK_RANGES
 
 # Part of every cache key: a different recogniser or reading rule reads again (raise the
 # last number when the reading rules below change).
-ENGINE_ID = "rapidocr-onnxruntime-1.4.4/pp-ocrv4/5"
+ENGINE_ID = "rapidocr-onnxruntime-1.4.4/pp-ocrv4/6"
 # Lines the recogniser is less sure of than this are still indexed but marked.
 LOW_CONFIDENCE = 0.8
 # An image larger than this is refused before it is decoded: 20,000 x 20,000

@@ -39,8 +39,9 @@ MIN_PAGE_CHARS = 16
 # with a stamp or a page number on it: it is read by OCR too.
 STAMP_CHARS = 200
 # Page images are rendered for OCR at this resolution (and at most rag.ocr.MAX_SIDE
-# pixels on the longer side): scans are rarely sharper, and cost grows with pixels.
-RENDER_DPI = 200
+# pixels on the longer side): 11-point text is then about 23 pixels high, which the
+# recogniser reads as well as larger (bench/ocr.py), and detection costs half of 200 dpi.
+RENDER_DPI = 150
 
 _PDF_ERRORS = {
     2: "cannot be opened (file missing or unreadable)",
