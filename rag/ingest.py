@@ -108,6 +108,8 @@ def index_folder(
     changed = []
     for path, rel in entries:
         rec = records.get(rel)
+        if rec is not None and rec.reason == OCR_OFF_REASON and load_options.ocr:
+            rec = None  # a scan skipped while OCR was off: read it now
         if rec is not None and rec.hash:
             try:
                 if file_fingerprint(path) == (rec.size, rec.mtime_ns):
