@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.lexical import _CJK as _CJK_RANGES
+from rag.text import CJK as _CJK
 
 # Part of every cache key: a different recogniser or reading rule reads again (raise the
 # last number when the reading rules below change).
@@ -41,7 +41,6 @@ MAX_PIXELS = 60_000_000
 MAX_SIDE = 2400
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
-_CJK = re.compile(f"[{_CJK_RANGES}]")
 
 
 @dataclass(frozen=True)
