@@ -79,6 +79,11 @@ def supports(path: Path) -> bool:
     and the model is a plain transformer with mean or CLS pooling and a tokenizer.json."""
     if importlib.util.find_spec("onnxruntime") is None:
         return False
+    try:  # the int8 export needs onnxruntime's quantizer, whose helpers a bundle may lack
+        import onnxruntime.quantization  # noqa: F401
+    except Exception:
+        log.warning("onnxruntime's quantizer cannot be imported; embedding with torch")
+        return False
     modules = _read_json(path / "modules.json")
     if not isinstance(modules, list) or not modules:
         return False
