@@ -16,6 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    # onnxruntime otherwise writes a telemetry device id under ~/.cache/Microsoft.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     from rag.cli import run
 
     return run(sys.argv[1:] if argv is None else argv, open_window=_open_window)
