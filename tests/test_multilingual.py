@@ -17,15 +17,21 @@ ZH = {
 EN = {"laptops.txt": "Laptops are replaced every three years; lost devices are reported at once."}
 
 
-def test_only_passages_in_cjk_get_a_multilingual_vector(tmp_path, monkeypatch) -> None:
-    from rag.engine import Engine
-    from rag.settings import Settings
-
+def _mixed_folder(tmp_path, monkeypatch):
+    """The Chinese and English passages as files, with a data folder of the test's own."""
     docs = tmp_path / "docs"
     docs.mkdir()
     for name, text in {**ZH, **EN}.items():
         (docs / name).write_text(text, encoding="utf-8")
     monkeypatch.setenv("QUARRY_DATA_DIR", str(tmp_path / "data"))
+    return docs
+
+
+def test_only_passages_in_cjk_get_a_multilingual_vector(tmp_path, monkeypatch) -> None:
+    from rag.engine import Engine
+    from rag.settings import Settings
+
+    docs = _mixed_folder(tmp_path, monkeypatch)
     with Engine(Settings()) as engine:
         engine.index(docs)
         store = engine._store
@@ -43,11 +49,7 @@ def test_an_english_question_finds_the_chinese_passage(tmp_path, monkeypatch) ->
     from rag.engine import Engine
     from rag.settings import Settings
 
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for name, text in {**ZH, **EN}.items():
-        (docs / name).write_text(text, encoding="utf-8")
-    monkeypatch.setenv("QUARRY_DATA_DIR", str(tmp_path / "data"))
+    docs = _mixed_folder(tmp_path, monkeypatch)
     with Engine(Settings()) as engine:
         engine.index(docs)
         for question, want in (
