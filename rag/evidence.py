@@ -37,6 +37,7 @@ import numpy as np
 from rag.text import (
     CJK,
     CJK_RUN,
+    HAN_CHARS,
     LATIN_WORD,
     STOP_WORDS,
     fold,
@@ -136,7 +137,7 @@ _MONTH = re.compile(
 )
 _AMOUNT = re.compile(r"\d")
 _NAME = re.compile(r"(?<![\w])[A-Z][a-zA-Z\-'’]+(?:\s+[A-Z][a-zA-Z\-'’]+)*")
-_ZH_PLACE = re.compile(r"[\u4e00-\u9fff]{1,6}(?:省|市|县|区|国|州|岛|山|河|湖|城)")
+_ZH_PLACE = re.compile(rf"[{HAN_CHARS}]{{1,6}}(?:省|市|县|区|国|州|岛|山|河|湖|城)")
 
 
 def has_type(sentence: str, kind: str | None, question: str) -> bool:

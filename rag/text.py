@@ -16,9 +16,13 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# CJK ideographs (with extension A and compatibility ideographs) and Japanese kana.
-CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-CJK = re.compile(f"[{CJK_CHARS}]")
+# CJK_CHARS (Han and kana) and HAN_CHARS are defined in the model layer, which needs them
+# too and cannot import rag (see models.cjk); this module is where the core finds them.
+from models.cjk import CJK as CJK
+from models.cjk import CJK_CHARS as CJK_CHARS
+from models.cjk import HAN as HAN
+from models.cjk import HAN_CHARS as HAN_CHARS
+
 CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*[A-Za-z]|[A-Za-z]")
 
