@@ -104,6 +104,21 @@ def number_values(text: str) -> list[str]:
     return out
 
 
+# -- content words -------------------------------------------------------------------
+def content_terms(text: str, skip_chars: frozenset[str] = frozenset()) -> set[str]:
+    """The words of ``text`` that carry meaning, as the support check, evidence selection
+    and highlighting compare them: Latin words stemmed by :func:`root` less stop words,
+    numbers by value, and Chinese character pairs (a lone character when a run has one);
+    pairs holding one of ``skip_chars`` (question words such as 多少) are left out."""
+    folded = fold(text)
+    terms = {root(w) for w in LATIN_WORD.findall(folded) if w not in STOP_WORDS and len(w) > 1}
+    terms |= set(number_values(folded))
+    for run in CJK_RUN.findall(folded):
+        pairs = [run[i : i + 2] for i in range(len(run) - 1)] or [run]
+        terms |= {p for p in pairs if not (set(p) & skip_chars)}
+    return terms
+
+
 # -- citation marks ------------------------------------------------------------------
 # "[1]", "[1, 3]", "[1-3]", "[Source 2]", full-width "【1】" and "［1］".
 CITATION = re.compile(
