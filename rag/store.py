@@ -382,6 +382,9 @@ class IndexStore:
         vectors: np.ndarray | None,
         profile: dict | None = None,
         ml_vectors: dict[int, np.ndarray] | None = None,
+        *,
+        append: bool = False,
+        complete: bool = True,
     ) -> list[int]:
         """Make ``chunks`` (with their ``vectors``) the only chunks of file ``rel``.
 
@@ -391,6 +394,13 @@ class IndexStore:
         :meth:`set_vectors`. ``profile`` (a :class:`rag.profiles.Profile` as JSON) is
         kept with the file; ``ml_vectors`` are multilingual vectors of some chunks, by
         their position in ``chunks`` (see :mod:`rag.multilingual`).
+
+        A file too large to hold in memory is written in parts, each its own
+        transaction: the first with ``complete=False``, the next ones with
+        ``append=True`` (added to the chunks already there; profile and document
+        words stay those of the first part), the last with ``complete=True``. Until
+        the last part the file is recorded without its content hash, so an
+        interrupted file is read again from its start by the next run.
         """
         waiting = vectors is None
         if waiting:
@@ -401,12 +411,17 @@ class IndexStore:
                 f"expected vectors of shape ({len(chunks)}, {self.dim}) for "
                 f"{len(chunks)} chunks of {rel}, got {vectors.shape}"
             )
+        recorded_hash = hash if complete else ""
         with self._lock:
             with self._write() as before:
-                old = self._delete_chunks_of(rel)
-                file_id = self._upsert_file(
-                    rel, hash, size, mtime_ns, FileStatus.INDEXED, "", len(chunks)
-                )
+                if append:
+                    old = np.zeros(0, np.int64)
+                    file_id = self._append_to_file(rel, recorded_hash, len(chunks))
+                else:
+                    old = self._delete_chunks_of(rel)
+                    file_id = self._upsert_file(
+                        rel, recorded_hash, size, mtime_ns, FileStatus.INDEXED, "", len(chunks)
+                    )
                 ids = []
                 for chunk, vec in zip(chunks, vectors, strict=False):
                     cur = self._conn.execute(
@@ -433,20 +448,22 @@ class IndexStore:
                             _valid(lexical.index_text(chunk.title, chunk.heading, chunk.text)),
                         ),
                     )
-                self._conn.execute(
-                    "INSERT INTO docs (rowid, tokens) VALUES (?, ?)",
-                    (
-                        file_id,
-                        _valid(lexical.index_text(_file_words(rel), *_document_text(chunks))),
-                    ),
-                )
+                if not append:
+                    self._conn.execute(
+                        "INSERT INTO docs (rowid, tokens) VALUES (?, ?)",
+                        (
+                            file_id,
+                            _valid(lexical.index_text(_file_words(rel), *_document_text(chunks))),
+                        ),
+                    )
                 for i, vec in (ml_vectors or {}).items():
                     self._conn.execute(
                         "INSERT INTO ml_vectors VALUES (?, ?)",
                         (ids[i], np.asarray(vec, dtype=np.float32).tobytes()),
                     )
-                self._conn.execute("DELETE FROM profiles WHERE file_id = ?", (file_id,))
-                if profile is not None:
+                if not append:
+                    self._conn.execute("DELETE FROM profiles WHERE file_id = ?", (file_id,))
+                if profile is not None and not append:
                     self._conn.execute(
                         "INSERT INTO profiles VALUES (?, ?)",
                         (file_id, _encode_meta(_valid_values(profile))),
@@ -949,6 +966,17 @@ class IndexStore:
                 "DELETE FROM chunks WHERE file_id = (SELECT id FROM files WHERE path = ?)", (rel,)
             )
         return old
+
+    def _append_to_file(self, rel: str, hash: str, n_chunks: int) -> int:
+        """The id of ``rel``, whose first part is written, counting ``n_chunks`` more."""
+        row = self._conn.execute(
+            "UPDATE files SET hash = ?, chunks = chunks + ? WHERE path = ? AND status = ? "
+            "RETURNING id",
+            (hash, n_chunks, rel, FileStatus.INDEXED.value),
+        ).fetchone()
+        if row is None:
+            raise ValueError(f"{rel} has no first part to append to")
+        return int(row[0])
 
     def _upsert_file(
         self,
