@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 
+from rag.text import HAN_CHARS
+
 # (plain name, patterns over the squashed text: lowercase letters and CJK only). The plain
 # name is what a question most often says; it is also the tag put on a page's heading.
 KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -61,7 +63,7 @@ KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 _KIND_RES = tuple((name, re.compile("|".join(pats))) for name, pats in KINDS)
 _PL = re.compile(r"\bP\s*&\s*L\b|\bP/L\b")
-_SQUASH = re.compile(r"[^a-z\u4e00-\u9fff]+")
+_SQUASH = re.compile(f"[^a-z{HAN_CHARS}]+")
 _TAG = re.compile(r"^\[(" + "|".join(re.escape(n) for n, _ in KINDS) + r")\]")
 
 TOP_CHARS = 400  # of a page read for the statement's name
