@@ -70,7 +70,10 @@ class Engine:
         self._ocr_cache = None
         self.rebuild_reason: str = ""  # why the saved index was discarded, if it was
         self._lock = threading.RLock()  # guards opening/closing the parts below
-        self._llm_lock = threading.Lock()  # one generation at a time
+        # One generation at a time; re-entrant, so a search inside an answer may translate
+        # its question with the model the answer holds (rag.translate).
+        self._llm_lock = threading.RLock()
+        self._question_translator = None
 
     # -- settings ----------------------------------------------------------------
     def update_settings(self, settings: Settings) -> None:
@@ -163,7 +166,7 @@ class Engine:
         )
         self.rebuild_reason = rebuild or store.rebuild_reason
         self._store = store
-        self._retriever = Retriever(store, self.embedder)
+        self._retriever = Retriever(store, self.embedder, self._translator())
         self.folder = folder
 
     def _rebuild_damaged(self, exc: Exception) -> None:
@@ -491,13 +494,39 @@ class Engine:
                             self._index_meta(),
                             vector_index=self.settings.index.vector_index,
                         )
-                        parts.append((folder, Retriever(store, self.embedder), store))
+                        parts.append(
+                            (folder, Retriever(store, self.embedder, self._translator()), store)
+                        )
         except BaseException:
             _Across(parts).close()
             raise
         if not parts:
             raise FolderError("None of the libraries' folders can be opened.")
         return _Across(parts)
+
+    def _translator(self):
+        """The translator of CJK questions (rag.translate), shared by every retriever; None
+        when the retrieval settings turn translation off."""
+        if not self.settings.retrieval.translate_questions:
+            return None
+        with self._lock:
+            if self._question_translator is None:
+                from rag.translate import QuestionTranslator
+
+                self._question_translator = QuestionTranslator(
+                    self._with_free_model, paths.data_dir() / "translations.sqlite"
+                )
+            return self._question_translator
+
+    def _with_free_model(self, work):
+        """``work(llm)`` with the loaded model, unless none is loaded or another thread is
+        generating with it (a search then goes on without it): None in those cases."""
+        if self._llm is None or not self._llm_lock.acquire(blocking=False):
+            return None
+        try:
+            return work(self._llm) if self._llm is not None else None
+        finally:
+            self._llm_lock.release()
 
     # -- lifetime ------------------------------------------------------------------
     def _close_index(self) -> None:
@@ -517,6 +546,8 @@ class Engine:
                 self._llm = None
             if self._ocr_cache is not None:
                 self._ocr_cache.close()
+            if self._question_translator is not None:
+                self._question_translator.close()
 
     def __enter__(self) -> Engine:
         return self

@@ -66,6 +66,7 @@ STATEMENT_WEIGHT = 2.0
 STATEMENT_FILES = 3  # top documents searched this way when the question names no document
 MIXED_SPACES_WEIGHT = 1.0  # see _candidates: folders with multilingual vectors
 MIN_DENSE_WEIGHT = 0.05  # the dense list still breaks ties for a question the model cannot read
+CJK_LANGUAGES = ("zh", "ja", "ko")  # profile languages the translation is not needed for
 DUPLICATE_JACCARD = 0.9  # token-set similarity above which two passages say the same thing
 
 
@@ -89,9 +90,12 @@ class _Candidate:
 class Retriever:
     """Searches one :class:`IndexStore` with one :class:`Embedder` (the one it was built with)."""
 
-    def __init__(self, store: IndexStore, embedder: Embedder) -> None:
+    def __init__(self, store: IndexStore, embedder: Embedder, translator=None) -> None:
         self.store = store
         self.embedder = embedder
+        # rag.translate.QuestionTranslator, or None: a CJK question over a folder with
+        # documents in other languages is also searched in English.
+        self.translator = translator
         # The lexical query runs in SQLite (GIL released) while the question is embedded.
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="quarry-lexical")
         self._profiles: tuple[int, dict[str, Profile]] = (-1, {})
@@ -141,6 +145,9 @@ class Retriever:
             return []
         profiles = self.profiles()
         candidates = self._ranked(question, candidate_count(k), profiles)
+        english = self._english(question, profiles)
+        if english:
+            candidates = _joined(candidates, self._ranked(english, candidate_count(k), profiles))
         candidates.sort(key=lambda c: c.rrf, reverse=True)
         hits = []
         for c in _distinct(candidates):
@@ -168,6 +175,17 @@ class Retriever:
         lexical_hits, documents = lexical_future.result()
         sheets = self._statement_pages(question, qvec, n, focus, documents)
         return self._candidates(question, qvec, dense, lexical_hits, documents, prior, ml, sheets)
+
+    def _english(self, question: str, profiles: dict[str, Profile]) -> str | None:
+        """The question in English when it is in Chinese (or another CJK language) and the
+        folder holds documents in other languages, a model is loaded to translate it, and
+        the main embedding model reads English only; else None."""
+        t = self.translator
+        if t is None or not t.wanted(question):
+            return None
+        if not any(p.language and p.language not in CJK_LANGUAGES for p in profiles.values()):
+            return None
+        return t.english(question)
 
     def _statement_pages(
         self, question: str, qvec: np.ndarray, n: int, focus: tuple[str, ...], documents
@@ -261,6 +279,21 @@ class Retriever:
         n = max(self.store.count_chunks(), 1)
         df = self.store.term_document_counts(tokens)
         return {t: math.log(1.0 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in tokens}
+
+
+def _joined(a: list[_Candidate], b: list[_Candidate]) -> list[_Candidate]:
+    """Candidates of two wordings of one question (the question and its translation): a
+    passage found by both adds up its fused evidence and keeps the better relevance."""
+    by_id = {c.chunk.id: c for c in a}
+    for c in b:
+        mine = by_id.get(c.chunk.id)
+        if mine is None:
+            by_id[c.chunk.id] = c
+            continue
+        best = mine if mine.score >= c.score else c
+        best.rrf = mine.rrf + c.rrf
+        by_id[c.chunk.id] = best
+    return list(by_id.values())
 
 
 def _focus(prior: dict[str, float], n_files: int) -> tuple[str, ...]:

@@ -100,6 +100,13 @@ class RetrievalSettings:
         max=1.0,
         flag="relevance-floor",
     )
+    translate_questions: bool = option(
+        True,
+        "Translate a Chinese question with the loaded model and search English documents "
+        "with both wordings (only while a model is loaded: --search alone does not load one).",
+        flag="translate-questions",
+        label="Translate Chinese questions",
+    )
 
     def __post_init__(self) -> None:
         validate(self)
