@@ -31,14 +31,12 @@ from rag.loaders import supported_suffixes
 from rag.text import (
     CITATION,
     CJK,
-    CJK_RUN,
-    LATIN_WORD,
     NUMBER,
     STOP_WORDS,
     citation_numbers,
+    content_terms,
     fold,
     number_values,
-    root,
     strip_citations,
 )
 from rag.types import AnswerSentence, Citation, Source, Support
@@ -184,16 +182,6 @@ _NON_CLAIM = re.compile(
     r"|(文档|资料|来源|文中|上下文)[^。]*(没有|未|并未|不)(提及|提到|说明|包含|涉及|给出)"
     r"|(没有|未|并未)(提及|提到|说明|相关信息|给出)|无法(回答|确定|找到)|不知道)",
     re.IGNORECASE)
-
-
-def content_terms(text: str) -> set[str]:
-    """Words that carry meaning: Latin words less stop words, numbers, Chinese character pairs."""
-    folded = fold(text)
-    terms = {root(w) for w in LATIN_WORD.findall(folded) if w not in STOP_WORDS and len(w) > 1}
-    terms |= set(number_values(folded))
-    for run in CJK_RUN.findall(folded):
-        terms |= {run[i:i + 2] for i in range(len(run) - 1)} if len(run) > 1 else {run}
-    return terms
 
 
 def facts(sentence: str) -> list[str]:

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
-from rag import paths
+from rag import errors, paths
 from rag.text import fold, strip_citations
 from rag.types import Hit, Source, Turn
 
@@ -86,7 +86,8 @@ def load_templates(override_dir: Path | None = None) -> Templates:
             try:
                 texts[name] = own.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise TemplateError(f"Cannot read the prompt template {own}: {exc}") from exc
+                why = "it is not UTF-8 text" if isinstance(exc, ValueError) else errors.reason(exc)
+                raise TemplateError(f"Cannot read the prompt template {own}: {why}.") from exc
             origin[name] = str(own)
         else:
             texts[name] = resources.files("rag").joinpath("templates", name).read_text("utf-8")
