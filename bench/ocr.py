@@ -317,7 +317,7 @@ def main() -> None:
     if pages:
         sets.append(("sec10q", "en", list(enumerate(pages))))
 
-    rows = []  # per page: (lang, dpi, scanned, Quarry CER, raw CER, Quarry s, raw s)
+    rows = []  # per page: (set, dpi, scanned, Quarry CER, raw CER, Quarry s, raw s)
     ocr_texts: dict[tuple[str, int, bool], dict[int, str]] = {}
     for dpi in dpis:
         for scanned in (False, True):
@@ -332,7 +332,7 @@ def main() -> None:
                     qtext, qs = quarry_ocr(path, None)
                     rtext, rs = ("", 0.0) if args.no_raw else raw_rapidocr(raw_engine, path)
                     page = (cer(normalise(qtext, lang), ref), cer(normalise(rtext, lang), ref))
-                    rows.append((lang, dpi, scanned, *page, qs, rs))
+                    rows.append((name, dpi, scanned, *page, qs, rs))
                     q_cer += page[0]
                     r_cer += page[1]
                     q_s += qs
@@ -374,7 +374,8 @@ def main() -> None:
 
 
 def summary(rows: list[tuple], hit_diffs: list[tuple[float, str]], raw: bool) -> None:
-    """The issue's targets, each from the pages above (English: XQuAD and sec10q pages)."""
+    """The issue's targets, each from the pages above (CER per set: English is XQuAD
+    paragraphs and the filing's pages, tables included)."""
 
     def mean(values) -> float:
         values = list(values)
@@ -382,14 +383,14 @@ def summary(rows: list[tuple], hit_diffs: list[tuple[float, str]], raw: bool) ->
 
     print("summary (targets: CER en <= 2%, zh <= 4% at 300 dpi; <= 3 s/page at 150 dpi;")
     print("         hit@5 of the OCR'd paragraphs within 0.03 of the text)")
-    for lang in ("en", "zh"):
+    for name in ("xquad-en", "sec10q", "xquad-zh"):
         cells = []
         for sc in (False, True):
-            pages = [r[3] for r in rows if r[:3] == (lang, 300, sc)]
+            pages = [r[3] for r in rows if r[:3] == (name, 300, sc)]
             if pages:
                 cells.append(f"{'scanned' if sc else 'clean'} {mean(pages):.2%}")
         if cells:
-            print(f"  CER {lang} at 300 dpi: " + ", ".join(cells))
+            print(f"  CER {name} at 300 dpi: " + ", ".join(cells))
     at150 = [r for r in rows if r[1] == 150]
     if at150:
         q, r = mean(x[5] for x in at150), mean(x[6] for x in at150)

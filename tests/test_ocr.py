@@ -300,6 +300,7 @@ def test_the_recogniser_uses_every_core_and_its_threads_sleep_when_idle():
         assert options.intra_op_num_threads == _cores()
         assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
         assert not options.enable_cpu_mem_arena
+    assert engine.text_rec.rec_batch_num == ocr.REC_BATCH
 
 
 @pytest.mark.slow
