@@ -38,7 +38,7 @@ def ranked_with(runtime: str, name: str, folder, questions):
     with Engine(settings) as engine:
         engine.index(folder)
         assert engine.embedder.runtime == runtime
-        ranked = [[h.file for h in engine.search(q, k=max(KS))] for q in questions]
+        ranked = [[(h.file, h.page) for h in engine.search(q, k=max(KS))] for q in questions]
         store = engine._store
         rows = store.chunks(range(1, 2 * store.count_chunks() + 1), with_vectors=True)
         vectors = {(r.file, r.start, r.text): r.vector for r in rows if r.vector is not None}
