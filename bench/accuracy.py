@@ -442,8 +442,11 @@ def prompt_only(args, budgets: list[int]) -> int:
                         passages=passages,
                     )
                     tokens[b].append(prompt.prompt_tokens)
+                    read = prompt.messages[-1]["content"]
                     if case.gold and name not in NUMBER_SCORED:
-                        golds[b].append(holds(prompt.messages[-1]["content"], case.gold))
+                        golds[b].append(holds(read, case.gold))
+                    elif case.gold and holds_numbers(read, case.gold[0][0]) is not None:
+                        golds[b].append(bool(holds_numbers(read, case.gold[0][0])))
             print(
                 f"{name}: median prompt tokens "
                 + ", ".join(
@@ -458,6 +461,47 @@ def prompt_only(args, budgets: list[int]) -> int:
                 flush=True,
             )
     return 0
+
+
+class Replay:
+    """The loaded model, except that its replies are those of an earlier run (``--json``).
+
+    The prompt is built with the real tokenizer exactly as before, so a change to what
+    Quarry does with a reply (evidence, fallback, support check) is measured on the same
+    replies without generating again. Timings of a replay mean nothing.
+    """
+
+    def __init__(self, llm, rows: list[dict]) -> None:
+        self._llm = llm
+        self.info, self.device, self.n_ctx = llm.info, llm.device, llm.n_ctx
+        self.replies = {(r["question"], r.get("context_tokens")): r for r in rows}
+        self.key: tuple = ()
+
+    def count_tokens(self, text: str) -> int:
+        return self._llm.count_tokens(text)
+
+    def format_chat(self, messages) -> str:
+        return self._llm.format_chat(messages)
+
+    def generate(self, messages, params, on_token=None, should_stop=None):
+        from models.base import Generation, StopReason
+
+        row = self.replies.get(self.key)
+        if row is None:
+            raise SystemExit(f"--replay: no reply recorded for {self.key[0]!r}")
+        return Generation(
+            text=row["model_text"],
+            stop_reason=StopReason.FINISHED,
+            prompt_tokens=row["prompt_tokens"],
+            completion_tokens=0,
+            ttft_s=0.0,
+            tokens_per_s=0.0,
+            total_s=0.0,
+            cached_tokens=row.get("cached_tokens", 0),
+        )
+
+    def close(self) -> None:
+        self._llm.close()
 
 
 def main() -> None:
@@ -476,6 +520,11 @@ def main() -> None:
         help="no model: score the evidence sentences Quarry picks (fast)",
     )
     ap.add_argument("--data", default="data-accuracy", help="index folder under bench/out")
+    ap.add_argument(
+        "--replay",
+        help="the model's replies from an earlier --json file instead of generating: measures "
+        "a change to what Quarry does with the same replies (its timings mean nothing)",
+    )
     ap.add_argument(
         "--prompt-only", action="store_true", help="no generation: prompt tokens per budget"
     )
@@ -507,6 +556,9 @@ def main() -> None:
     report: list[str] = []
     with Engine(settings) as engine:
         info = engine.load_model()
+        replay = None
+        if args.replay:
+            replay = engine._llm = Replay(engine._llm, json.loads(Path(args.replay).read_text()))
         print(
             f"model: {info.name} ({args.model}), ctx {args.ctx}, max_tokens {args.max_tokens}, "
             f"context tokens {', '.join(str(b or 'whole passages') for b in budgets)}",
@@ -523,6 +575,8 @@ def main() -> None:
             for budget in budgets:
                 for case in cases:
                     asking.CONTEXT_TOKENS = budget
+                    if replay is not None:
+                        replay.key = (case.question, budget)
                     a = engine.ask(case.question, decoding=decoding)
                     r = score(case, a, name)
                     r["context_tokens"] = budget
