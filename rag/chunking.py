@@ -28,6 +28,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
+from rag.text import HAN
 from rag.types import Chunk, Page
 
 # Regular expressions, coarsest first. Each border stays at the end of the piece before it
@@ -218,7 +219,7 @@ def with_page_headings(pages: Iterable[Page]) -> Iterator[Page]:
 def _heading_like(line: str) -> bool:
     if not 3 <= len(line) <= 90 or line.endswith((".", ",", ";", ":", "。", "，")):
         return False
-    cjk = sum(1 for c in line if "\u4e00" <= c <= "\u9fff")
+    cjk = len(HAN.findall(line))
     if cjk >= 2:
         return len(line) <= 30
     words = [w for w in re.findall(r"[A-Za-z][A-Za-z'’&-]*", line)]

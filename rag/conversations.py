@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag import paths
+from rag import errors, paths
 from rag.types import Answer
 
 SCHEMA = 1
@@ -130,7 +130,8 @@ class ConversationStore:
             self._conn.execute(f"PRAGMA user_version={SCHEMA}")
         except (OSError, sqlite3.Error) as exc:
             raise ConversationError(
-                f"Cannot open the saved conversations in {self.path}: {exc}"
+                f"Cannot open the saved conversations in {self.path}: {errors.reason(exc)}; "
+                f"{errors.advice(exc) or 'check the data folder'}."
             ) from exc
         self._lock = threading.Lock()
 

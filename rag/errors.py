@@ -4,6 +4,11 @@ Scanning, indexing, the index store and the command line all meet the same few
 errors (no permission, a full disk, a read-only folder, a missing folder); each
 is worded once here so a file's reason in the report and a one-line message at
 the command line say the same thing.
+
+The wording of operating-system errors (:func:`os_reason`) lives in
+:mod:`models.errors`, because the model layer reads files too (a model that
+cannot be read) and must not import ``rag``; it is re-exported here, the module
+the rest of the core asks.
 """
 
 from __future__ import annotations
@@ -11,20 +16,18 @@ from __future__ import annotations
 import errno
 import sqlite3
 
-_OS_REASONS = {
-    errno.EACCES: "permission denied",
-    errno.EPERM: "permission denied",
-    errno.ENOSPC: "the disk is full",
-    errno.EDQUOT: "the disk quota is used up",
-    errno.EROFS: "the file system is read-only",
-    errno.ENOENT: "it does not exist",
-    errno.ENOTDIR: "a part of its path is not a folder",
-    errno.ELOOP: "symbolic link loop",
-    errno.EIO: "a disk read or write failed",
-    errno.ENAMETOOLONG: "the name is too long",
-    errno.EMFILE: "too many files are open",
-    errno.EFBIG: "the file would be larger than the system allows",
-}
+from models.errors import os_reason
+
+__all__ = [
+    "os_reason",
+    "reason",
+    "advice",
+    "is_damage",
+    "is_read_only",
+    "is_disk_full",
+    "sqlite_code",
+]
+
 
 # SQLite primary result codes (the low byte of sqlite_errorcode).
 SQLITE_PERM, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY = 3, 5, 6, 8
@@ -41,11 +44,6 @@ _SQLITE_REASONS = {
     SQLITE_CORRUPT: "its catalog is damaged",
     SQLITE_NOTADB: "its catalog is damaged",
 }
-
-
-def os_reason(exc: OSError) -> str:
-    """A short lower-case phrase for ``exc`` ("permission denied", "the disk is full")."""
-    return _OS_REASONS.get(exc.errno) or (exc.strerror or str(exc) or type(exc).__name__).lower()
 
 
 def sqlite_code(exc: sqlite3.Error) -> int | None:

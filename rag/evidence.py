@@ -36,14 +36,13 @@ import numpy as np
 
 from rag.text import (
     CJK,
-    CJK_RUN,
-    LATIN_WORD,
+    HAN_CHARS,
     STOP_WORDS,
+    content_terms,
     fold,
     in_chinese,
     number_values,
     only_citations,
-    root,
     sentence_spans,
     strip_citations,
 )
@@ -149,7 +148,7 @@ _MONTH = re.compile(
 )
 _AMOUNT = re.compile(r"\d")
 _NAME = re.compile(r"(?<![\w])[A-Z][a-zA-Z\-'’]+(?:\s+[A-Z][a-zA-Z\-'’]+)*")
-_ZH_PLACE = re.compile(r"[\u4e00-\u9fff]{1,6}(?:省|市|县|区|国|州|岛|山|河|湖|城)")
+_ZH_PLACE = re.compile(rf"[{HAN_CHARS}]{{1,6}}(?:省|市|县|区|国|州|岛|山|河|湖|城)")
 
 
 def has_type(sentence: str, kind: str | None, question: str) -> bool:
@@ -204,13 +203,7 @@ def _terms(text: str) -> set[str]:
     Pairs that hold a question word ("多少", "贴多") are left out: the answer never
     contains them.
     """
-    folded = fold(text)
-    terms = {root(w) for w in LATIN_WORD.findall(folded) if w not in STOP_WORDS and len(w) > 1}
-    terms |= set(number_values(folded))
-    for run in CJK_RUN.findall(folded):
-        pairs = [run[i : i + 2] for i in range(len(run) - 1)] or [run]
-        terms |= {p for p in pairs if not (set(p) & _CJK_QUESTION_CHARS)}
-    return terms
+    return content_terms(text, _CJK_QUESTION_CHARS)
 
 
 # -- selection -----------------------------------------------------------------------------

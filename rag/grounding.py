@@ -31,11 +31,10 @@ from rag.loaders import supported_suffixes
 from rag.text import (
     CITATION,
     CJK,
-    CJK_RUN,
-    LATIN_WORD,
     NUMBER,
     STOP_WORDS,
     citation_numbers,
+    content_terms,
     fold,
     number_values,
     root,
@@ -191,16 +190,6 @@ _BARE_ANSWER_CHARS = 4  # a one-word reply this long (stemmed) can be an answer 
 _FILLER = frozenset(root(w) for w in [
     "sure", "okay", "certainly", "answer", "here", "hello", "thanks", "thank", "question",
     "source", "sources", "note", "following", "below", "understood"])
-
-
-def content_terms(text: str) -> set[str]:
-    """Words that carry meaning: Latin words less stop words, numbers, Chinese character pairs."""
-    folded = fold(text)
-    terms = {root(w) for w in LATIN_WORD.findall(folded) if w not in STOP_WORDS and len(w) > 1}
-    terms |= set(number_values(folded))
-    for run in CJK_RUN.findall(folded):
-        terms |= {run[i:i + 2] for i in range(len(run) - 1)} if len(run) > 1 else {run}
-    return terms
 
 
 def facts(sentence: str) -> list[str]:

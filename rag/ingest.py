@@ -12,8 +12,9 @@ batches across files (so a folder of many small files fills whole batches) and
 given their vectors; search uses every vector written so far.
 
 Both phases resume where they stopped: each file's chunks are written in one
-transaction, and the store remembers which chunks still wait for a vector, so a
-crash, a kill or "Stop" loses at most the batch in hand.
+transaction (a very large file in parts of ``_PART_CHUNKS``, and read again from
+its start if stopped midway), and the store remembers which chunks still wait for
+a vector, so a crash, a kill or "Stop" loses at most the batch in hand.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ StopFn = Callable[[], bool]
 EmbedTextFn = Callable[[object], str]
 
 _PREFETCH = 2  # files loaded ahead of the writer; bounds memory on large folders
+_PART_CHUNKS = 2000  # chunks of one file written per transaction; bounds memory on big files
 _EMBED_GROUP = 256  # chunks embedded between checks for cancellation and progress
 _FLUSH_EVERY = 8192  # embedded chunks between saves of the vectors file
 # Text the English-only model cannot read: above this share of CJK letters a chunk is
@@ -60,6 +62,9 @@ class _Work:
     profile: Profile | None = None
     report: FileReport | None = None  # set when there is nothing to embed
     touch_only: bool = False  # content unchanged, only the fingerprint moved
+    append: bool = False  # a later part of a file written in parts
+    more: bool = False  # more parts of this file follow
+    written: int = 0  # chunks of this file in the parts before this one
 
 
 def index_folder(
@@ -155,9 +160,13 @@ def index_folder(
             eta = estimate_left(done, total, elapsed)
             on_progress(done, total, IndexProgress(item.rel, chunks_written, elapsed, eta=eta))
             file_report = _store_one(item, store)
+            if item.chunks:
+                chunks_written += len(item.chunks)
+            elif item.written:  # a file that failed after some of its parts were written
+                chunks_written -= item.written
+            if item.more:
+                continue
             report.files.append(file_report)
-            if file_report.status is FileStatus.INDEXED:
-                chunks_written += file_report.chunks
             done += 1
             elapsed = time.monotonic() - started
             eta = estimate_left(done, total, elapsed)
@@ -272,7 +281,10 @@ def _produce(
                 on_progress=lambda note, rel=rel: ocr_progress(rel, note),
                 should_stop=stop.is_set,
             )
-            _put(out, _prepare(path, rel, store, chunker, file_options), stop)
+            for work in _prepare(path, rel, store, chunker, file_options):
+                _put(out, work, stop)
+                if stop.is_set():
+                    return
     except BaseException as exc:  # handed to the consumer, which re-raises it
         _put(out, exc, stop)
         return
@@ -297,46 +309,74 @@ def _drain(q: queue.Queue) -> None:
             return
 
 
-def _prepare(path: Path, rel: str, store, chunker, options: LoadOptions) -> _Work:
-    """Decide what a file needs, and load and chunk it if it changed."""
+def _prepare(path: Path, rel: str, store, chunker, options: LoadOptions) -> Iterator[_Work]:
+    """Decide what a file needs, and load and chunk it if it changed.
+
+    Yields one item per file, except for a file of more than ``_PART_CHUNKS``
+    chunks, which comes in parts (see :meth:`rag.store.IndexStore.replace_file`) so
+    that a book of thousands of pages is never held in memory whole.
+    """
     size = mtime_ns = 0
     digest = ""
+    written = 0  # chunks of this file already handed on in earlier parts
 
     def outcome(status: FileStatus, reason: str = "", chunks: int = 0, **kw) -> _Work:
         report = FileReport(rel, status, reason, chunks)
-        return _Work(path, rel, size, mtime_ns, digest, report=report, **kw)
+        return _Work(path, rel, size, mtime_ns, digest, report=report, written=written, **kw)
 
     try:
         size, mtime_ns = file_fingerprint(path)
     except OSError as exc:
-        return outcome(FileStatus.FAILED, os_reason(exc))
+        yield outcome(FileStatus.FAILED, os_reason(exc))
+        return
     rec = store.file_record(rel)
     if rec is not None and rec.reason == OCR_OFF_REASON and options.ocr:
         rec = None  # a scan skipped while OCR was off: read it now
     if rec is not None and rec.size == size and rec.mtime_ns == mtime_ns and rec.hash:
         digest = rec.hash
-        return outcome(FileStatus.UNCHANGED, rec.reason, rec.chunks)
+        yield outcome(FileStatus.UNCHANGED, rec.reason, rec.chunks)
+        return
     try:
         digest = content_hash(path)
     except OSError as exc:
-        return outcome(FileStatus.FAILED, os_reason(exc))
+        yield outcome(FileStatus.FAILED, os_reason(exc))
+        return
     if rec is not None and rec.hash == digest:
-        return outcome(FileStatus.UNCHANGED, rec.reason, rec.chunks, touch_only=True)
+        yield outcome(FileStatus.UNCHANGED, rec.reason, rec.chunks, touch_only=True)
+        return
+    profile = None
+    part: list[Chunk] = []
     try:
         doc = load(path, replace(options, digest=digest))
         profile, pages = _profiled(rel, doc)
-        chunks = list(chunker.chunk(rel, profile.line(), with_page_headings(pages)))
+        for chunk in chunker.chunk(rel, profile.line(), with_page_headings(pages)):
+            if len(part) == _PART_CHUNKS:
+                yield _Work(
+                    path, rel, size, mtime_ns, digest, chunks=part, profile=profile,
+                    append=written > 0, more=True, written=written,
+                )  # fmt: skip
+                written += len(part)
+                part = []
+            part.append(chunk)
     except NoTextError as exc:
-        return outcome(FileStatus.SKIPPED, exc.reason)
+        yield outcome(FileStatus.SKIPPED, exc.reason)
+        return
     except LoadError as exc:
-        return outcome(FileStatus.FAILED, exc.reason)
+        yield outcome(FileStatus.FAILED, exc.reason)
+        return
     except MemoryError:
-        return outcome(FileStatus.FAILED, "too large to read into memory")
+        yield outcome(FileStatus.FAILED, "too large to read into memory")
+        return
     except Exception as exc:  # a parser bug on one odd file must not stop the folder
-        return outcome(FileStatus.FAILED, f"could not be read ({type(exc).__name__}: {exc})")
-    if not chunks:
-        return outcome(FileStatus.SKIPPED, "no text to index")
-    return _Work(path, rel, size, mtime_ns, digest, chunks=chunks, profile=profile)
+        yield outcome(FileStatus.FAILED, f"could not be read ({type(exc).__name__}: {exc})")
+        return
+    if not part and not written:
+        yield outcome(FileStatus.SKIPPED, "no text to index")
+        return
+    yield _Work(
+        path, rel, size, mtime_ns, digest, chunks=part, profile=profile,
+        append=written > 0, written=written,
+    )  # fmt: skip
 
 
 _PROFILE_PAGES = 3
@@ -363,5 +403,8 @@ def _store_one(item: _Work, store) -> FileReport:
         return item.report
     chunks = item.chunks or []
     profile = item.profile.to_json() if item.profile else None
-    store.replace_file(item.rel, item.digest, item.size, item.mtime_ns, chunks, None, profile)
-    return FileReport(item.rel, FileStatus.INDEXED, "", len(chunks))
+    store.replace_file(
+        item.rel, item.digest, item.size, item.mtime_ns, chunks, None, profile,
+        append=item.append, complete=not item.more,
+    )  # fmt: skip
+    return FileReport(item.rel, FileStatus.INDEXED, "", item.written + len(chunks))

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 
 from rag import lexical
+from rag.text import HAN, HAN_CHARS
 
 HEAD_CHARS = 20_000  # of the first pages read for the profile
 
@@ -50,7 +51,7 @@ _TICKER_ROW = re.compile(
 _QUOTED = re.compile(r"[“\"]([A-Z0-9][^”\"]{1,40}?)[,.]?[”\"]")
 _FORMERLY = re.compile(r"\bformerly(?: known as)?(?: named)?[\s,:]+", re.I)
 _FORMER_LINE = re.compile(r"([^\n()]{3,80})\n\s*\(Former name")
-_ZH_COMPANY = re.compile(r"([\u4e00-\u9fff]{2,20}?(?:股份有限公司|有限责任公司|有限公司|集团))")
+_ZH_COMPANY = re.compile(rf"([{HAN_CHARS}]{{2,20}}?(?:股份有限公司|有限责任公司|有限公司|集团))")
 _ZH_SHORT = re.compile(r"[（(]\s*(?:以下)?简称[:：]?\s*[“\"「]?([^”\"」）)，,]{2,12})")
 _ZH_FORMER = re.compile(r"原名(?:为)?[“\"「]?([^”\"」，,。）)]{2,30})")
 _NOT_NAMES = re.compile(r"\b(?:exchange|stock market|commission|securities)\b", re.I)
@@ -601,7 +602,7 @@ def organisation_match(question: str, profile: Profile) -> float:
     return best
 
 
-_HAS_CJK = re.compile(r"[\u4e00-\u9fff]")
+_HAS_CJK = HAN
 _ZH_LEGAL = re.compile(r"(?:股份有限公司|有限责任公司|有限公司|集团)$")
 
 

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
-from rag import paths
+from rag import errors, paths
 from rag.text import fold, strip_citations
 from rag.types import Hit, Source, Turn
 
@@ -92,7 +92,8 @@ def load_templates(override_dir: Path | None = None, family: str = "") -> Templa
             try:
                 texts[name] = own.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise TemplateError(f"Cannot read the prompt template {own}: {exc}") from exc
+                why = "it is not UTF-8 text" if isinstance(exc, ValueError) else errors.reason(exc)
+                raise TemplateError(f"Cannot read the prompt template {own}: {why}.") from exc
             origin[name] = str(own)
         elif family and packaged.joinpath(family, name).is_file():
             texts[name] = packaged.joinpath(family, name).read_text("utf-8")

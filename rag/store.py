@@ -38,6 +38,11 @@ after a restart. A chunk whose text the model cannot read (Chinese under an
 English-only model) leaves ``pending`` with no vector and is found by words alone;
 the vector index holds only chunks that have a vector.
 
+Such a chunk may have a vector of the multilingual model instead (the
+``ml_vectors`` table, see :mod:`rag.multilingual`); those are searched through a
+second vector index of the same kind, for the multilingual space, kept in step
+with that table by id in the same way.
+
 Damage: ``PRAGMA quick_check`` runs on open; a damaged catalog (on open or at
 any later query) raises :class:`IndexDamagedError`, and the caller reopens
 with ``rebuild=True``. An index that cannot be opened for any other reason (a
@@ -186,7 +191,11 @@ class IndexStore:
         self._conn = conn
         self._lock = threading.RLock()
         self._closed = False
-        self._ml: tuple | None = None  # multilingual (generation, ids, vectors, id set)
+        # The multilingual space: its index (opened once it has vectors), the catalog state
+        # it reflects, and its ids (see _multilingual).
+        self._ml: VectorIndex | None = None
+        self._ml_synced: tuple[str, int] = ("", -1)
+        self._ml_ids: frozenset[int] = frozenset()
         self._writer = FileLock(directory / WRITER_LOCK)
         with self._guard("open"):
             if (
@@ -373,6 +382,9 @@ class IndexStore:
         vectors: np.ndarray | None,
         profile: dict | None = None,
         ml_vectors: dict[int, np.ndarray] | None = None,
+        *,
+        append: bool = False,
+        complete: bool = True,
     ) -> list[int]:
         """Make ``chunks`` (with their ``vectors``) the only chunks of file ``rel``.
 
@@ -382,6 +394,13 @@ class IndexStore:
         :meth:`set_vectors`. ``profile`` (a :class:`rag.profiles.Profile` as JSON) is
         kept with the file; ``ml_vectors`` are multilingual vectors of some chunks, by
         their position in ``chunks`` (see :mod:`rag.multilingual`).
+
+        A file too large to hold in memory is written in parts, each its own
+        transaction: the first with ``complete=False``, the next ones with
+        ``append=True`` (added to the chunks already there; profile and document
+        words stay those of the first part), the last with ``complete=True``. Until
+        the last part the file is recorded without its content hash, so an
+        interrupted file is read again from its start by the next run.
         """
         waiting = vectors is None
         if waiting:
@@ -392,12 +411,17 @@ class IndexStore:
                 f"expected vectors of shape ({len(chunks)}, {self.dim}) for "
                 f"{len(chunks)} chunks of {rel}, got {vectors.shape}"
             )
+        recorded_hash = hash if complete else ""
         with self._lock:
             with self._write() as before:
-                old = self._delete_chunks_of(rel)
-                file_id = self._upsert_file(
-                    rel, hash, size, mtime_ns, FileStatus.INDEXED, "", len(chunks)
-                )
+                if append:
+                    old = np.zeros(0, np.int64)
+                    file_id = self._append_to_file(rel, recorded_hash, len(chunks))
+                else:
+                    old = self._delete_chunks_of(rel)
+                    file_id = self._upsert_file(
+                        rel, recorded_hash, size, mtime_ns, FileStatus.INDEXED, "", len(chunks)
+                    )
                 ids = []
                 for chunk, vec in zip(chunks, vectors, strict=False):
                     cur = self._conn.execute(
@@ -424,20 +448,22 @@ class IndexStore:
                             _valid(lexical.index_text(chunk.title, chunk.heading, chunk.text)),
                         ),
                     )
-                self._conn.execute(
-                    "INSERT INTO docs (rowid, tokens) VALUES (?, ?)",
-                    (
-                        file_id,
-                        _valid(lexical.index_text(_file_words(rel), *_document_text(chunks))),
-                    ),
-                )
+                if not append:
+                    self._conn.execute(
+                        "INSERT INTO docs (rowid, tokens) VALUES (?, ?)",
+                        (
+                            file_id,
+                            _valid(lexical.index_text(_file_words(rel), *_document_text(chunks))),
+                        ),
+                    )
                 for i, vec in (ml_vectors or {}).items():
                     self._conn.execute(
                         "INSERT INTO ml_vectors VALUES (?, ?)",
                         (ids[i], np.asarray(vec, dtype=np.float32).tobytes()),
                     )
-                self._conn.execute("DELETE FROM profiles WHERE file_id = ?", (file_id,))
-                if profile is not None:
+                if not append:
+                    self._conn.execute("DELETE FROM profiles WHERE file_id = ?", (file_id,))
+                if profile is not None and not append:
                     self._conn.execute(
                         "INSERT INTO profiles VALUES (?, ?)",
                         (file_id, _encode_meta(_valid_values(profile))),
@@ -538,16 +564,35 @@ class IndexStore:
             ).fetchall()
         return {path: json.loads(text) for path, text in rows}
 
-    def _multilingual(self) -> tuple[int, np.ndarray, np.ndarray, frozenset[int]]:
+    def _multilingual(self) -> tuple[VectorIndex | None, frozenset[int]]:
+        """The multilingual space's vector index and ids, brought in step with the
+        ``ml_vectors`` table by id when the catalog moved; no index while it is empty."""
         with self._lock, self._guard("read"):
-            generation = self.generation
-            if self._ml is None or self._ml[0] != generation:
-                rows = self._conn.execute("SELECT chunk_id, vector FROM ml_vectors").fetchall()
-                ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-                vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-                matrix = vecs.reshape(len(rows), -1) if len(rows) else vecs
-                self._ml = (generation, ids, matrix, frozenset(ids.tolist()))
-            return self._ml
+            state = tuple(self._conn.execute("SELECT uid, generation FROM state").fetchone())
+            if state == self._ml_synced:
+                return self._ml, self._ml_ids
+            self._conn.execute("BEGIN")
+            try:
+                want = self._ids("SELECT chunk_id FROM ml_vectors ORDER BY chunk_id")
+                if self._ml is None and len(want):
+                    (blob,) = self._conn.execute("SELECT vector FROM ml_vectors LIMIT 1").fetchone()
+                    self._ml = vectors.open_index(
+                        self._vectors.name,
+                        self.directory,
+                        len(blob) // 4,
+                        state[0],
+                        vectors.MULTILINGUAL,
+                    )
+                if self._ml is not None and self._ml_synced[0] not in ("", state[0]):
+                    self._ml.clear()  # another catalog: its ids mean other chunks
+                if self._ml is not None:
+                    self._mirror(
+                        self._ml, want, "SELECT chunk_id, vector FROM ml_vectors WHERE chunk_id IN "
+                    )
+            finally:
+                self._conn.execute("COMMIT")
+            self._ml_synced, self._ml_ids = state, frozenset(want.tolist())
+            return self._ml, self._ml_ids
 
     def set_ml_vectors(self, ids: list[int], vectors: np.ndarray) -> None:
         """Give chunks their multilingual vectors (see :mod:`rag.multilingual`)."""
@@ -560,17 +605,14 @@ class IndexStore:
 
     def multilingual_ids(self) -> frozenset[int]:
         """The chunks that have a multilingual vector."""
-        return self._multilingual()[3]
+        return self._multilingual()[1]
 
     def multilingual_search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The ``k`` chunks nearest ``vector`` in the multilingual space (only the chunks
         that have a multilingual vector), as (chunk id, cosine), best first."""
-        _, ids, matrix, _ = self._multilingual()
-        if not len(ids) or k < 1:
-            return []
-        scores = matrix @ np.asarray(vector, dtype=np.float32)
-        top = np.argsort(-scores)[:k]
-        return [(int(ids[i]), float(scores[i])) for i in top]
+        with self._lock:
+            index, _ = self._multilingual()
+            return index.search(vector, k) if index is not None else []
 
     def has_multilingual(self) -> bool:
         with self._lock, self._guard("read"):
@@ -766,6 +808,8 @@ class IndexStore:
                     self._ensure_synced()
                 uid, generation = self._synced
                 self._vectors.save(uid, generation)
+                if self._ml is not None and self._ml_synced[1] >= 0:
+                    self._ml.save(*self._ml_synced)
             except (OSError, IndexStoreError) as exc:
                 log.warning(
                     "Could not save the vectors of %s (%s); they will be rebuilt from the "
@@ -785,6 +829,8 @@ class IndexStore:
                 self._closed = True
                 self._conn.close()
                 self._vectors.close()
+                if self._ml is not None:
+                    self._ml.close()
 
     def __enter__(self) -> IndexStore:
         return self
@@ -855,37 +901,38 @@ class IndexStore:
                 uid, generation = self._conn.execute("SELECT uid, generation FROM state").fetchone()
                 if uid != self._synced[0]:
                     self._vectors.clear()
-                want = np.fromiter(
-                    (
-                        r[0]
-                        for r in self._conn.execute(
-                            "SELECT id FROM chunks WHERE length(vector) > 0 ORDER BY id"
-                        )
-                    ),
-                    dtype=np.int64,
+                want = self._ids("SELECT id FROM chunks WHERE length(vector) > 0 ORDER BY id")
+                repaired = self._mirror(
+                    self._vectors, want, "SELECT id, vector FROM chunks WHERE id IN "
                 )
-                have = np.sort(self._vectors.ids())
-                extra = np.setdiff1d(have, want, assume_unique=True)
-                missing = np.setdiff1d(want, have, assume_unique=True)
-                if len(extra) or len(missing):
-                    if self._synced[1] == generation and self._synced[0] == uid:
-                        log.warning(
-                            "The saved vectors of %s disagreed with the catalog at the same "
-                            "generation; repairing them",
-                            self.directory,
-                        )
-                    self._vectors.remove(extra)
-                    for i in range(0, len(missing), 20_000):
-                        part = missing[i : i + 20_000]
-                        rows = self._select_in(
-                            "SELECT id, vector FROM chunks WHERE id IN ", part.tolist()
-                        )
-                        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-                        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-                        self._vectors.add(ids, vecs.reshape(len(rows), self.dim))
+                if repaired and self._synced == (uid, generation):
+                    log.warning(
+                        "The saved vectors of %s disagreed with the catalog at the same "
+                        "generation; repaired them",
+                        self.directory,
+                    )
             finally:
                 self._conn.execute("COMMIT")
             self._synced = (uid, int(generation))
+
+    def _ids(self, sql: str) -> np.ndarray:
+        """The ids one column of ``sql`` gives, as int64."""
+        return np.fromiter((r[0] for r in self._conn.execute(sql)), dtype=np.int64)
+
+    def _mirror(self, index: VectorIndex, want: np.ndarray, rows_sql: str) -> bool:
+        """Make ``index`` hold exactly the ids ``want`` (sorted): remove the extra ones and
+        add the missing ones with their vectors, read by ``rows_sql`` + an id list (id,
+        vector). True when anything had to change."""
+        have = np.sort(index.ids())
+        extra = np.setdiff1d(have, want, assume_unique=True)
+        missing = np.setdiff1d(want, have, assume_unique=True)
+        index.remove(extra)
+        for i in range(0, len(missing), 20_000):
+            rows = self._select_in(rows_sql, missing[i : i + 20_000].tolist())
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+            index.add(ids, vecs.reshape(len(rows), index.dim))
+        return bool(len(extra) or len(missing))
 
     def _delete_chunks_of(self, rel: str) -> np.ndarray:
         self._conn.execute(
@@ -919,6 +966,17 @@ class IndexStore:
                 "DELETE FROM chunks WHERE file_id = (SELECT id FROM files WHERE path = ?)", (rel,)
             )
         return old
+
+    def _append_to_file(self, rel: str, hash: str, n_chunks: int) -> int:
+        """The id of ``rel``, whose first part is written, counting ``n_chunks`` more."""
+        row = self._conn.execute(
+            "UPDATE files SET hash = ?, chunks = chunks + ? WHERE path = ? AND status = ? "
+            "RETURNING id",
+            (hash, n_chunks, rel, FileStatus.INDEXED.value),
+        ).fetchone()
+        if row is None:
+            raise ValueError(f"{rel} has no first part to append to")
+        return int(row[0])
 
     def _upsert_file(
         self,

@@ -16,9 +16,13 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# CJK ideographs (with extension A and compatibility ideographs) and Japanese kana.
-CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-CJK = re.compile(f"[{CJK_CHARS}]")
+# CJK_CHARS (Han and kana) and HAN_CHARS are defined in the model layer, which needs them
+# too and cannot import rag (see models.cjk); this module is where the core finds them.
+from models.cjk import CJK as CJK
+from models.cjk import CJK_CHARS as CJK_CHARS
+from models.cjk import HAN as HAN
+from models.cjk import HAN_CHARS as HAN_CHARS
+
 CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*[A-Za-z]|[A-Za-z]")
 
@@ -98,6 +102,21 @@ def number_values(text: str) -> list[str]:
             n = n.rstrip("0").rstrip(".")
         out.append(n)
     return out
+
+
+# -- content words -------------------------------------------------------------------
+def content_terms(text: str, skip_chars: frozenset[str] = frozenset()) -> set[str]:
+    """The words of ``text`` that carry meaning, as the support check, evidence selection
+    and highlighting compare them: Latin words stemmed by :func:`root` less stop words,
+    numbers by value, and Chinese character pairs (a lone character when a run has one);
+    pairs holding one of ``skip_chars`` (question words such as 多少) are left out."""
+    folded = fold(text)
+    terms = {root(w) for w in LATIN_WORD.findall(folded) if w not in STOP_WORDS and len(w) > 1}
+    terms |= set(number_values(folded))
+    for run in CJK_RUN.findall(folded):
+        pairs = [run[i : i + 2] for i in range(len(run) - 1)] or [run]
+        terms |= {p for p in pairs if not (set(p) & skip_chars)}
+    return terms
 
 
 # -- citation marks ------------------------------------------------------------------

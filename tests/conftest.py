@@ -92,6 +92,17 @@ def data_dir(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def engine(data_dir):
+    """A real engine (default settings, the bundled embedding model) over a private data
+    folder, closed after the test."""
+    from rag.engine import Engine
+    from rag.settings import Settings
+
+    with Engine(Settings()) as e:
+        yield e
+
+
+@pytest.fixture
 def window(qtbot, config_dir, data_dir):
     """Make MainWindows on a FakeEngine (by default one citing the ``docs`` passages)."""
     from app.main_window import MainWindow

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.engine import Engine, FolderError
-from rag.settings import Settings
+from rag.engine import FolderError
 from rag.types import FileStatus
 
 pytestmark = pytest.mark.slow
@@ -37,13 +36,6 @@ def _folder(tmp_path: Path) -> Path:
     (d / "报销.txt").write_text(ZH, encoding="utf-8")
     (d / "layers.psd").write_bytes(b"8BPS" + b"\0" * 32)
     return d
-
-
-@pytest.fixture
-def engine(tmp_path, monkeypatch):
-    monkeypatch.setenv("QUARRY_DATA_DIR", str(tmp_path / "data"))
-    with Engine(Settings()) as e:
-        yield e
 
 
 def test_index_then_search_finds_the_right_file(engine, tmp_path):

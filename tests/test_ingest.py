@@ -247,3 +247,64 @@ def test_the_meaning_index_waits_for_another_process_writing_the_index(tmp_path,
         worker.join(120)
         assert result["report"].embedded == 6 and store.count_pending() == 0
         assert "embedding" in stages and stages[-1] == "done"
+
+
+def _book(folder: Path, paragraphs: int) -> Path:
+    """A long plain-text book: numbered paragraphs of a few sentences each."""
+    folder.mkdir()
+    book = folder / "book.txt"
+    with book.open("w", encoding="utf-8") as f:
+        for i in range(paragraphs):
+            f.write(
+                f"Paragraph {i} of the ledger notes that pallet {i * 7} left the depot. "
+                f"The courier signed for invoice {i * 13} and the audit found it in order.\n\n"
+            )
+    return book
+
+
+def _index_book(folder: Path, store, monkeypatch, part_chunks: int, **kw):
+    import tracemalloc
+
+    import rag.ingest as ingest
+    import rag.loaders.text as text_loader
+    from rag.chunking import Chunker
+
+    monkeypatch.setattr(ingest, "_PART_CHUNKS", part_chunks)
+    monkeypatch.setattr(text_loader, "SECTION_CHARS", 32_000)
+    chunker = Chunker(lambda t: len(t.split()), 60, 10)
+    tracemalloc.start()
+    try:
+        report = index_folder(folder, store, _CountingEmbedder(), chunker, embed=False, **kw)
+        return report, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_file_too_large_to_hold_is_written_in_parts_and_read_again_if_stopped(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Memory stays bounded by the part size, not the file's size; a stop between parts
+    leaves the file marked unfinished, and the next run replaces what it had."""
+    folder = tmp_path / "docs"
+    size = _book(folder, 12_000).stat().st_size  # about 1.8 MB, about 4,000 chunks
+    with IndexStore.open(tmp_path / "whole", META) as s:
+        whole, peak_whole = _index_book(folder, s, monkeypatch, 10**9)
+        n = s.count_chunks()
+    with IndexStore.open(tmp_path / "parts", META) as s:
+        seen: list[int] = []
+        stopped, _ = _index_book(
+            folder, s, monkeypatch, 200,
+            on_progress=lambda d, t, p: seen.append(p.chunks),
+            should_stop=lambda: bool(seen) and seen[-1] >= 600,
+        )  # fmt: skip
+        assert stopped.cancelled and 600 <= s.count_chunks() < n
+        assert s.file_record("book.txt").hash == ""  # unfinished: read again next time
+        assert s.lexical_search("pallet", 3)  # what was written is searchable meanwhile
+        report, peak_parts = _index_book(folder, s, monkeypatch, 200)
+        assert report.count(FileStatus.INDEXED) == 1 and report.files[0].chunks == n
+        assert s.count_chunks() == n == s.count_pending() == s.file_record("book.txt").chunks
+        assert s.file_record("book.txt").hash and whole.files[0].chunks == n
+    # Holding every chunk costs many times the file; in parts, the chunker's bounded
+    # token-count cache is most of what is held.
+    assert n > 3000 and peak_whole > 10 * size
+    assert peak_parts < peak_whole / 3, (peak_parts, peak_whole, size)

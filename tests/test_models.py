@@ -170,6 +170,24 @@ def test_truncated_gguf(tmp_path):
         read_info(head)
 
 
+def test_an_unreadable_model_file_is_said_in_quarrys_words(tmp_path, monkeypatch):
+    """The same phrase as a document the scan cannot read (models.errors.os_reason), not
+    the OS's own text; the file exists, so only opening it is made to fail."""
+    import errno
+
+    good = write_gguf(tmp_path / "locked.gguf")
+    real_open = Path.open
+
+    def denied(self, *args, **kwargs):
+        if self == good:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", denied)
+    with pytest.raises(ModelError, match=r"Cannot read .*locked\.gguf: permission denied\.$"):
+        read_info(good)
+
+
 def test_unknown_architecture(tmp_path):
     odd = write_gguf(tmp_path / "odd.gguf", arch="quantumformer")
     assert read_info(odd).architecture == "quantumformer"

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.engine import Engine
 from rag.loaders import OCR_OFF_REASON
-from rag.settings import Settings
 from rag.types import FileStatus
 from tests.conftest_docs import make_image_pdf, photographed, text_image
 
@@ -38,13 +36,6 @@ def _folder(tmp_path: Path) -> Path:
     (docs / "notes.txt").write_text("The parking garage opens at 6:00.\n", encoding="utf-8")
     (docs / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really" * 20)
     return docs
-
-
-@pytest.fixture
-def engine(tmp_path, monkeypatch):
-    monkeypatch.setenv("QUARRY_DATA_DIR", str(tmp_path / "data"))
-    with Engine(Settings()) as e:
-        yield e
 
 
 def test_scans_and_photos_answer_with_page_and_boxes(engine, tmp_path):

@@ -410,3 +410,35 @@ def test_a_read_only_catalog_is_opened_read_only_and_kept(index_dir: Path, monke
             s.remove_file("f0.txt")
     monkeypatch.setattr(store, "_connect", real)
     assert {name: (index_dir / name).read_bytes() for name in kept} == before
+
+
+def test_the_multilingual_space_is_a_vector_index_of_its_own(index_dir: Path) -> None:
+    """Multilingual vectors (rag.multilingual) are searched through the same vector index
+    protocol as the main ones, saved apart (same dimension here, so a mix-up would show),
+    and kept in step with the catalog when files change."""
+    main, ml = unit(3, seed=1), unit(3, seed=2)
+    texts = ["北京是首都。", "Laptops are replaced.", "钢琴有八十八个键。"]
+    with IndexStore.open(index_dir, META) as s:
+        ids = s.replace_file(
+            "mixed.txt",
+            "h",
+            1,
+            1,
+            chunks_for("mixed.txt", texts),
+            main,
+            ml_vectors={0: ml[0], 2: ml[2]},
+        )
+        assert s.multilingual_ids() == {ids[0], ids[2]}
+        assert s.multilingual_search(ml[2], 1) == [(ids[2], pytest.approx(1.0, abs=1e-5))]
+        assert s.multilingual_search(main[1], 5) and ids[1] not in dict(
+            s.multilingual_search(main[1], 5)
+        )
+    saved = faiss_index.files("multilingual")[0]
+    assert faiss_index.read_header(index_dir / saved)["ntotal"] == 2
+    with IndexStore.open(index_dir, META) as s:
+        assert [c for c, _ in s.multilingual_search(ml[0], 2)] == [ids[0], ids[2]]
+        assert s.dense_search(main[0], 1)[0][0] == ids[0]
+        s.set_ml_vectors([ids[1]], ml[1:2])
+        assert s.multilingual_search(ml[1], 1)[0][0] == ids[1]
+        s.remove_file("mixed.txt")
+        assert s.multilingual_ids() == frozenset() and s.multilingual_search(ml[0], 3) == []

@@ -43,6 +43,7 @@ from typing import Any
 from models.backends import ModelRequest, Progress
 from models.base import Generation, Message, ModelInfo, OnToken, ShouldStop, StopReason, chatml
 from models.bundled import BY_KEY
+from models.cjk import CJK_CHARS, HANGUL_CHARS
 from models.decoding import DecodingParams
 from models.errors import ModelError
 from models.streaming import StreamState
@@ -88,7 +89,7 @@ _NEUTRAL: dict[str, Any] = {
     "no_repeat_ngram_size": 0,
 }
 _RETRYABLE_STATUS = {502, 503, 504}
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_CJK = re.compile(f"[{CJK_CHARS}{HANGUL_CHARS}]")
 _PIECES = re.compile(r"[^\W\d_]+|\d|\S", re.UNICODE)
 
 

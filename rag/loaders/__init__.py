@@ -30,6 +30,7 @@ from rag.loaders._common import (
     LoadError,
     LoadOptions,
     NoTextError,
+    check_size,
 )
 
 __all__ = [
@@ -98,6 +99,7 @@ def load(path: Path, options: LoadOptions = DEFAULT_OPTIONS) -> LoadedDocument:
             f"unsupported file type ('{suffix}')" if suffix else "unsupported file type"
         )
     try:
+        check_size(path)
         return loader.load(path, options)
     except FileNotFoundError as err:
         raise LoadError("the file no longer exists") from err

@@ -174,3 +174,13 @@ class TextBuilder:
 
     def result(self) -> tuple[str, tuple[tuple[int, str], ...]]:
         return "".join(self._parts).rstrip(), tuple(self._headings)
+
+    def document(self, path: Path, empty: str, title: str = "") -> LoadedDocument:
+        """The text built so far as a one-page document. Its title is ``title`` when the
+        file names one, else its first heading, first line or file name; LoadError(``empty``)
+        when no text was found (DOCX and HTML end alike)."""
+        text, headings = self.result()
+        if not text.strip():
+            raise LoadError(empty)
+        title = title or (headings[0][1] if headings else "") or first_line(text) or path.stem
+        return LoadedDocument(title=title[:TITLE_MAX], pages=iter([Page(text, headings=headings)]))

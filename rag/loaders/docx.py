@@ -7,24 +7,19 @@ from pathlib import Path
 
 from rag.loaders._common import (
     DEFAULT_OPTIONS,
-    TITLE_MAX,
     LoadedDocument,
     LoadError,
     LoadOptions,
     TextBuilder,
-    check_size,
     encodable,
-    first_line,
     meaningful_title,
 )
-from rag.types import Page
 
 SUFFIXES = frozenset({".docx"})
 REQUIRES = ("docx",)  # imported lazily; the installer must bundle them
 
 
 def load(path: Path, options: LoadOptions = DEFAULT_OPTIONS) -> LoadedDocument:
-    check_size(path)
     import docx
     from docx.opc.exceptions import PackageNotFoundError
     from docx.table import Table
@@ -43,7 +38,6 @@ def load(path: Path, options: LoadOptions = DEFAULT_OPTIONS) -> LoadedDocument:
         raise LoadError("not a valid Word document (damaged or truncated)") from err
 
     builder = TextBuilder()
-    first_heading = ""
     for block in document.iter_inner_content():
         if isinstance(block, Table):
             builder.paragraph()
@@ -65,15 +59,11 @@ def load(path: Path, options: LoadOptions = DEFAULT_OPTIONS) -> LoadedDocument:
         style = (block.style.name if block.style is not None else "") or ""
         if style.startswith("Heading") or style == "Title":
             builder.heading(text)
-            first_heading = first_heading or text
         else:
             prefix = "- " if style.startswith("List") else ""
             builder.line(prefix + text)
             builder.paragraph()
 
-    text, headings = builder.result()
-    if not text.strip():
-        raise LoadError("no text found in the document")
     core_title = (document.core_properties.title or "").strip()
-    title = core_title if meaningful_title(core_title) else first_heading or first_line(text)
-    return LoadedDocument(title=title[:TITLE_MAX], pages=iter([Page(text, headings=headings)]))
+    title = core_title if meaningful_title(core_title) else ""
+    return builder.document(path, "no text found in the document", title)

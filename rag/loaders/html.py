@@ -4,17 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.loaders._common import (
-    DEFAULT_OPTIONS,
-    TITLE_MAX,
-    LoadedDocument,
-    LoadError,
-    LoadOptions,
-    TextBuilder,
-    check_size,
-    first_line,
-)
-from rag.types import Page
+from rag.loaders._common import DEFAULT_OPTIONS, LoadedDocument, LoadError, LoadOptions, TextBuilder
 
 SUFFIXES = frozenset({".html", ".htm"})
 REQUIRES = ("bs4",)  # imported lazily; the installer must bundle them
@@ -93,7 +83,6 @@ def _html_break(builder: TextBuilder, name: str) -> None:
 
 
 def load(path: Path, options: LoadOptions = DEFAULT_OPTIONS) -> LoadedDocument:
-    check_size(path)
     from bs4 import BeautifulSoup, CData, NavigableString, Tag
 
     data = path.read_bytes()
@@ -131,8 +120,4 @@ def load(path: Path, options: LoadOptions = DEFAULT_OPTIONS) -> LoadedDocument:
         stack.append((node, True))
         stack.extend((child, False) for child in reversed(node.contents))
 
-    text, headings = builder.result()
-    if not text.strip():
-        raise LoadError("no visible text in the page")
-    title = title or (headings[0][1] if headings else "") or first_line(text) or path.stem
-    return LoadedDocument(title=title[:TITLE_MAX], pages=iter([Page(text, headings=headings)]))
+    return builder.document(path, "no visible text in the page", title)

@@ -19,7 +19,6 @@ from rag.loaders._common import (
     LoadedDocument,
     LoadError,
     LoadOptions,
-    check_size,
     first_line,
 )
 from rag.types import Page
@@ -107,7 +106,6 @@ def _markdown_headings(text: str, in_fence: bool) -> tuple[tuple[tuple[int, str]
 
 
 def _load_text(path: Path, markdown: bool) -> LoadedDocument:
-    check_size(path)
     with open(path, "rb") as f:
         sample = f.read(_SNIFF_BYTES)
     encoding = detect_encoding(sample, complete=len(sample) < _SNIFF_BYTES)

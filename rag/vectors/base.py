@@ -20,12 +20,18 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+# The vector spaces an index keeps: the main embedding model's, and the multilingual
+# model's for passages the main one cannot read (rag.multilingual).
+MAIN = "main"
+MULTILINGUAL = "multilingual"
+
 
 @runtime_checkable
 class VectorIndex(Protocol):
     """Nearest-neighbour search over (chunk id, unit vector) pairs, inner product."""
 
     name: str  # the registry name, recorded in the index metadata
+    space: str  # which vector space of the index it holds (MAIN, MULTILINGUAL)
     dim: int
     generation: int  # the catalog generation these vectors reflect; -1 when unknown
 
@@ -68,7 +74,8 @@ class VectorIndex(Protocol):
 class VectorBackend(Protocol):
     """A module in the registry provides ``open_index`` with this signature."""
 
-    def __call__(self, directory: Path, dim: int, uid: str) -> VectorIndex:
-        """Load the copy saved in ``directory`` for catalog ``uid`` (its ``generation`` tells
-        which catalog state it reflects), or an empty index (``generation`` -1)."""
+    def __call__(self, directory: Path, dim: int, uid: str, space: str = MAIN) -> VectorIndex:
+        """Load the copy of vector ``space`` saved in ``directory`` for catalog ``uid`` (its
+        ``generation`` tells which catalog state it reflects), or an empty index
+        (``generation`` -1). Each space is saved apart from the others."""
         ...

@@ -1,13 +1,14 @@
 """FAISS in this process: exact inner-product search (IndexIDMap2 over IndexFlatIP).
 
-Saved as one file, ``vectors.faiss``: a magic line, a JSON header (the catalog
+Saved as one file per vector space, ``vectors.faiss`` for the main one
+(``vectors.multilingual.faiss`` for the multilingual one): a magic line, a JSON header (the catalog
 ``uid`` and ``generation`` the vectors reflect, their count, dimension and the
 SHA-256 of the FAISS bytes) and the bytes of ``faiss.serialize_index``. One
 file replaced atomically means a header can never describe another save's
 vectors; the checksum is verified before FAISS parses anything, so a truncated
 or tampered file is never read (and nothing is unpickled).
 
-Saving takes a short lock (``vectors.lock``) around "is the copy on disk
+Saving takes a short lock (``vectors.lock``, one per space) around "is the copy on disk
 newer?" and the rename, so two processes saving at once cannot put an older
 copy over a newer one. Readers take no lock.
 """
@@ -25,25 +26,36 @@ from pathlib import Path
 import numpy as np
 
 from rag.locking import FileLock
+from rag.vectors.base import MAIN
 
 log = logging.getLogger(__name__)
 
 NAME = "faiss"
-FILE = "vectors.faiss"
+FILE = "vectors.faiss"  # of the main space
 LOCK = "vectors.lock"
 _MAGIC = b"QUARRY-VECTORS 1\n"
 
 
+def files(space: str = MAIN) -> tuple[str, str]:
+    """The names of the saved file and of the save lock of vector ``space``."""
+    if space == MAIN:
+        return FILE, LOCK
+    return f"vectors.{space}.faiss", f"vectors.{space}.lock"
+
+
 class FaissIndex:
-    """One index's vectors in memory; see the module docstring for the file."""
+    """One vector space of an index in memory; see the module docstring for the file."""
 
     name = NAME
 
-    def __init__(self, directory: Path, dim: int, index=None, generation: int = -1) -> None:
+    def __init__(
+        self, directory: Path, dim: int, index=None, generation: int = -1, space: str = MAIN
+    ) -> None:
         import faiss
 
         self.directory = Path(directory)
         self.dim = dim
+        self.space = space
         self.generation = generation
         self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
@@ -95,11 +107,12 @@ class FaissIndex:
     def save(self, uid: str, generation: int) -> bool:
         import faiss
 
-        lock = FileLock(self.directory / LOCK)
+        file, lock_file = files(self.space)
+        lock = FileLock(self.directory / lock_file)
         if not lock.try_acquire():
             return False  # another process is saving a copy right now; it is not older
         try:
-            saved = read_header(self.directory / FILE)
+            saved = read_header(self.directory / file)
             if saved and saved.get("uid") == uid and saved.get("generation", -1) >= generation:
                 return False
             data = faiss.serialize_index(self.index).tobytes()
@@ -113,7 +126,7 @@ class FaissIndex:
                 }
             ).encode()
             _atomic_write(
-                self.directory / FILE, [_MAGIC, struct.pack("<I", len(header)), header, data]
+                self.directory / file, [_MAGIC, struct.pack("<I", len(header)), header, data]
             )
             self.generation = generation
             with contextlib.suppress(OSError):  # the two-file layout of earlier versions
@@ -126,11 +139,12 @@ class FaissIndex:
         self.index = None
 
 
-def open_index(directory: Path, dim: int, uid: str) -> FaissIndex:
-    """The saved vectors of catalog ``uid`` when the file is whole, else an empty index."""
+def open_index(directory: Path, dim: int, uid: str, space: str = MAIN) -> FaissIndex:
+    """The saved vectors of ``space`` of catalog ``uid`` when the file is whole, else an
+    empty index."""
     import faiss
 
-    path = Path(directory) / FILE
+    path = Path(directory) / files(space)[0]
     try:
         with open(path, "rb") as f:
             header = _header(f)
@@ -141,19 +155,19 @@ def open_index(directory: Path, dim: int, uid: str) -> FaissIndex:
         log.warning("Cannot read %s (%s); rebuilding the vectors from the catalog", path, exc)
         header = None
     if header is None:
-        return FaissIndex(directory, dim)
+        return FaissIndex(directory, dim, space=space)
     if header.get("uid") != uid or header.get("dim") != dim:
-        return FaissIndex(directory, dim)
+        return FaissIndex(directory, dim, space=space)
     if hashlib.sha256(data).hexdigest() != header.get("sha256"):
         log.warning("%s does not match its checksum; rebuilding it from the catalog", path)
-        return FaissIndex(directory, dim)
+        return FaissIndex(directory, dim, space=space)
     try:
         index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
     except RuntimeError:
-        return FaissIndex(directory, dim)
+        return FaissIndex(directory, dim, space=space)
     if index.d != dim or index.ntotal != header.get("ntotal") or not hasattr(index, "id_map"):
-        return FaissIndex(directory, dim)
-    return FaissIndex(directory, dim, index, int(header["generation"]))
+        return FaissIndex(directory, dim, space=space)
+    return FaissIndex(directory, dim, index, int(header["generation"]), space)
 
 
 def read_header(path: Path) -> dict | None:
