@@ -264,6 +264,10 @@ def score(case: Case, answer, set_name: str) -> dict:
         "llm": st.prompt_s + st.generate_s,
         "prompt_tokens": st.prompt_tokens,
         "cached_tokens": getattr(st, "cached_tokens", 0),
+        "before_s": before,  # retrieval and evidence, before the model reads
+        "prompt_s": st.prompt_s,
+        "generate_s": st.generate_s,
+        "completion_tokens": st.completion_tokens,
     }
     if set_name in NUMBER_SCORED:
         gold_answer = case.gold[0][0]
@@ -305,6 +309,11 @@ def summary(name: str, rows: list[dict]) -> list[str]:
         f"  median s to first token {med('ttft'):.1f}, to complete {med('total'):.1f}, "
         f"prompt tokens {med('prompt_tokens'):.0f} ({med('cached_tokens'):.0f} reused "
         "from the previous question's cache)"
+    )
+    lines.append(
+        f"  median s retrieval + evidence {med('before_s'):.2f}, reading the prompt "
+        f"{med('prompt_s'):.1f}, writing {med('generate_s'):.1f} "
+        f"({med('completion_tokens'):.0f} tokens)"
     )
     return lines
 
