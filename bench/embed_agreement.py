@@ -7,6 +7,8 @@ and the change, with the vectors' cosine agreement on the same passages. The
 target is a change of at most 0.01 in hit@1 and hit@5.
 
     python bench/embed_agreement.py [--sets sec10q,xquad-en,xquad-zh] [--limit N]
+
+The float index is kept between runs (set QUARRY_AGREE_FRESH=1 to build it afresh).
 """
 
 from __future__ import annotations
@@ -26,14 +28,17 @@ def ranked_with(runtime: str, name: str, folder, questions):
     from rag.settings import Settings
 
     data = scratch(f"agree-{name}-{runtime}")
-    shutil.rmtree(data)
+    if runtime != "torch" or os.environ.get("QUARRY_AGREE_FRESH"):
+        # The float index does not change with the int8 recipe: an earlier run's is reused
+        # (and finished, if it was stopped); a changed chunker or model rebuilds it anyway.
+        shutil.rmtree(data)
     os.environ["QUARRY_DATA_DIR"] = str(data)
     s = Settings()
     settings = replace(s, index=replace(s.index, embedding_runtime=runtime))
     with Engine(settings) as engine:
         engine.index(folder)
         assert engine.embedder.runtime == runtime
-        ranked = [[h.file for h in engine.search(q, k=max(KS))] for q in questions]
+        ranked = [[(h.file, h.page) for h in engine.search(q, k=max(KS))] for q in questions]
         store = engine._store
         rows = store.chunks(range(1, 2 * store.count_chunks() + 1), with_vectors=True)
         vectors = {(r.file, r.start, r.text): r.vector for r in rows if r.vector is not None}

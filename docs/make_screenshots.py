@@ -3,6 +3,7 @@
     Xvfb :99 -screen 0 1600x1000x24 &
     DISPLAY=:99 .venv/bin/python docs/make_screenshots.py ask      # index two libraries, ask
     DISPLAY=:99 .venv/bin/python docs/make_screenshots.py reopen   # a restart: reopen, click
+    DISPLAY=:99 .venv/bin/python docs/make_screenshots.py phases   # ask while embedding
     DISPLAY=:99 .venv/bin/python docs/make_screenshots.py evidence # an answer, its evidence
                                                                    # clicked and highlighted
 
@@ -71,6 +72,25 @@ def pause(ms: int) -> None:
     loop.exec()
 
 
+def two_phases(w) -> None:
+    """The FinanceBench filings just opened: every file searchable, the meaning index
+    still being built, and a question asked meanwhile answered with a note saying so."""
+    folder = FILINGS.parent.parent / "financebench-dev" / "docs"
+    if not folder.is_dir():
+        raise SystemExit(f"no filings found in {folder}")
+    w.open_folder(folder)
+    panel = w.library
+    for _ in range(1800):  # until the meaning index is on its way
+        pause(100)
+        if "meaning index" in panel.progress.format() and panel.progress.value() > 0:
+            break
+    w.ask("What was Adobe's total revenue in fiscal 2015?")
+    (answer,) = wait(w.answer_finished)
+    print(f"answer: {getattr(answer, 'text', answer)!r}", flush=True)
+    print(f"note: {getattr(answer, 'note', '')!r}", flush=True)
+    shoot("two-phases")
+
+
 def main(phase: str) -> int:
     from PySide6.QtWidgets import QApplication
 
@@ -105,6 +125,8 @@ def main(phase: str) -> int:
             wait(w.passage_shown, 120_000)
             pause(800)
             shoot("evidence")
+        elif phase == "phases":
+            two_phases(w)
         elif phase == "ask":
             filings = OUT / "Filings"
             filings.mkdir(exist_ok=True)

@@ -28,6 +28,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
+from rag import statements
 from rag.text import HAN
 from rag.types import Chunk, Page
 
@@ -147,7 +148,9 @@ class Chunker:
         """Chunks of a document's pages, each with its page, offsets, title and nearest heading.
 
         The nearest heading is the last one at or before the chunk's start,
-        carried over from earlier sections or pages.
+        carried over from earlier sections or pages; on a paged format the page's first
+        chunk, which holds the page's heading (its top lines), takes that one rather than
+        the last page's.
         """
         heading = ""
         for page in pages:
@@ -156,6 +159,8 @@ class Chunker:
                 i = bisect.bisect_right(starts, local)
                 if i:
                     heading = page.headings[i - 1][1]
+                elif page.number is not None and starts and starts[0] < local + len(text):
+                    heading = page.headings[0][1]  # the page's title (its top lines) is in it
                 start = page.offset + local
                 yield Chunk(
                     file=file,
@@ -192,13 +197,16 @@ def with_page_headings(pages: Iterable[Page]) -> Iterator[Page]:
     page's top lines: a short, title-cased line such as "Consolidated Balance Sheets".
 
     Lines that top most pages (running headers like "Table of Contents") are skipped
-    once seen on two earlier pages, so a statement page is known by its statement.
+    once seen on two earlier pages, so a statement page is known by its statement. A
+    financial statement's page also carries the statement's plain name
+    (:mod:`rag.statements`): "Consolidated Statements of Earnings [income statement]".
     """
     seen: Counter[str] = Counter()
     for page in pages:
         if page.headings or page.number is None:
             yield page
             continue
+        kind = statements.page_kind(page.text)
         top = []
         for m in _LINE.finditer(page.text):
             line = " ".join(m.group().split())
@@ -209,9 +217,12 @@ def with_page_headings(pages: Iterable[Page]) -> Iterator[Page]:
         picked = [(at, line) for at, line in top if seen[line] < 2 and _heading_like(line)][:2]
         for _, line in top:
             seen[line] += 1
-        if picked:
+        if picked or kind:
             heading = " · ".join(line for _, line in picked)
-            yield dataclasses.replace(page, headings=((picked[0][0], heading),))
+            if kind:
+                heading = statements.tagged(heading, kind)
+            at = picked[0][0] if picked else 0
+            yield dataclasses.replace(page, headings=((at, heading),))
         else:
             yield page
 

@@ -17,7 +17,7 @@ from rag import paths
 from rag.settings import Settings
 from rag.types import Answer, FileReport, FileStatus, Hit, IndexProgress, IndexReport, Turn
 
-INDEX_SCHEMA = 1
+INDEX_SCHEMA = 2  # 2: pages' headings name their financial statement (rag.statements)
 
 # The first use of torch/transformers/llama_cpp imports large packages; two threads doing
 # that at once can see a partially initialised module (seen with pydantic inside

@@ -39,6 +39,7 @@ from rag.text import (
     number_values,
     root,
     strip_citations,
+    trim_span,
 )
 from rag.types import AnswerSentence, Citation, Source, Support
 
@@ -150,10 +151,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 
 
 def _add_span(text: str, spans: list[tuple[int, int]], start: int, end: int) -> None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
+    start, end = trim_span(text, start, end)
     if start >= end:
         return
     if spans and not strip_citations(text[start:end]).strip(" .。,，;；:：") and \

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag import lexical, multilingual
+from rag import lexical, multilingual, statements
 from rag.embeddings import Embedder
 from rag.profiles import Profile, ProfileIndex, document_prior
 from rag.store import IndexStore, StoredChunk
@@ -59,6 +59,11 @@ DOC_CANDIDATES = 10
 PROFILE_WEIGHT = 2.0
 FOCUS_SHARE = 0.75  # of the best prior, for a document to be searched on its own
 FOCUS_MAX = 6  # more fitting documents than this: the question is too broad to focus
+# A question that names a financial statement ("using the cash flow statement, ...") also
+# searches the pages that are that statement (rag.statements) in the documents it is about:
+# those pages are line items and numbers, far from the question's words and meaning.
+STATEMENT_WEIGHT = 2.0
+STATEMENT_FILES = 3  # top documents searched this way when the question names no document
 MIXED_SPACES_WEIGHT = 1.0  # see _candidates: folders with multilingual vectors
 MIN_DENSE_WEIGHT = 0.05  # the dense list still breaks ties for a question the model cannot read
 DUPLICATE_JACCARD = 0.9  # token-set similarity above which two passages say the same thing
@@ -134,8 +139,21 @@ class Retriever:
         question = question.strip()
         if not question:
             return []
-        n = candidate_count(k)
         profiles = self.profiles()
+        candidates = self._ranked(question, candidate_count(k), profiles)
+        candidates.sort(key=lambda c: c.rrf, reverse=True)
+        hits = []
+        for c in _distinct(candidates):
+            if relevance_floor is not None and c.score < relevance_floor:
+                continue
+            p = profiles.get(c.chunk.file)
+            hits.append(_hit(c, p.to_json() if p else None))
+            if len(hits) == k:
+                break
+        return hits
+
+    def _ranked(self, question: str, n: int, profiles: dict[str, Profile]) -> list[_Candidate]:
+        """The fused candidates for one wording of the question."""
         prior = document_prior(question, profiles, self._profile_index).prior
         focus = _focus(prior, len(profiles))
         lexical_future = self._pool.submit(self._lexical, question, n, focus)
@@ -148,17 +166,20 @@ class Retriever:
             mvec = multilingual.shared().embed_query(question)
             ml = self.store.multilingual_search(mvec, n)
         lexical_hits, documents = lexical_future.result()
-        candidates = self._candidates(question, qvec, dense, lexical_hits, documents, prior, ml)
-        candidates.sort(key=lambda c: c.rrf, reverse=True)
-        hits = []
-        for c in _distinct(candidates):
-            if relevance_floor is not None and c.score < relevance_floor:
-                continue
-            p = profiles.get(c.chunk.file)
-            hits.append(_hit(c, p.to_json() if p else None))
-            if len(hits) == k:
-                break
-        return hits
+        sheets = self._statement_pages(question, qvec, n, focus, documents)
+        return self._candidates(question, qvec, dense, lexical_hits, documents, prior, ml, sheets)
+
+    def _statement_pages(
+        self, question: str, qvec: np.ndarray, n: int, focus: tuple[str, ...], documents
+    ) -> list[tuple[int, float]]:
+        """The chunks of the statement pages a question names, in the documents it is about
+        (or the few that match it best), ranked by meaning."""
+        kinds = statements.question_kinds(question)
+        files = focus or tuple(path for path, _ in documents[:STATEMENT_FILES])
+        if not kinds or not files:
+            return []
+        ids = self.store.chunk_ids_headed(files, [statements.tag(k) for k in sorted(kinds)])
+        return self.store.dense_search(qvec, n, within=ids) if ids else []
 
     def _lexical(self, question: str, n: int, focus: tuple[str, ...] = ()):
         lists = [self.store.lexical_search(question, n)]
@@ -175,6 +196,7 @@ class Retriever:
         documents: list[tuple[str, float]] = (),
         prior: dict[str, float] | None = None,
         ml: list[tuple[int, float]] = (),
+        sheets: list[tuple[int, float]] = (),
     ) -> list[_Candidate]:
         """Fuse the ranked lists (the whole folder's, and the focused documents' when the
         question fits a few; the multilingual space's for passages in CJK) with the
@@ -191,6 +213,11 @@ class Retriever:
             ranked = [(cid, s) for cid, s in ranked if cid not in ml_ids]
             for rank, (cid, _) in enumerate(ranked, 1):
                 rrf[cid] = rrf.get(cid, 0.0) + max(w, MIN_DENSE_WEIGHT) / (RRF_K + rank)
+        cosine.update(sheets)
+        for rank, (cid, _) in enumerate(sheets, 1):
+            rrf[cid] = rrf.get(cid, 0.0) + STATEMENT_WEIGHT * max(w, MIN_DENSE_WEIGHT) / (
+                RRF_K + rank
+            )
         ml_cosine = dict(ml)
         for rank, (cid, _) in enumerate(ml, 1):
             rrf[cid] = rrf.get(cid, 0.0) + 1.0 / (RRF_K + rank)

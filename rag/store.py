@@ -628,6 +628,29 @@ class IndexStore:
             )
         ]
 
+    def chunk_ids_headed(self, paths: Iterable[str], prefixes: Iterable[str]) -> list[int]:
+        """The ids of the chunks of these files whose heading starts with one of ``prefixes``
+        (the statement tags of :mod:`rag.statements`)."""
+        prefixes = list(prefixes)
+        if not prefixes:
+            return []
+        like = " OR ".join("substr(c.heading, 1, ?) = ?" for _ in prefixes)
+        args = [x for p in prefixes for x in (len(p), p)]
+        paths = list(paths)
+        out: list[int] = []
+        with self._lock, self._guard("read"):
+            for i in range(0, len(paths), 200):
+                part = paths[i : i + 200]
+                out += (
+                    int(r[0])
+                    for r in self._conn.execute(
+                        "SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id "
+                        f"WHERE f.path IN ({','.join('?' * len(part))}) AND ({like})",
+                        [*part, *args],
+                    )
+                )
+        return out
+
     # -- search --------------------------------------------------------------
     @property
     def vectors(self) -> VectorIndex:

@@ -204,10 +204,16 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return merged
 
 
-def _add(text: str, spans: list[tuple[int, int]], a: int, b: int) -> None:
+def trim_span(text: str, a: int, b: int) -> tuple[int, int]:
+    """``(a, b)`` without the whitespace at either end (empty, ``a == b``, when all is space)."""
     while a < b and text[a].isspace():
         a += 1
     while b > a and text[b - 1].isspace():
         b -= 1
+    return a, b
+
+
+def _add(text: str, spans: list[tuple[int, int]], a: int, b: int) -> None:
+    a, b = trim_span(text, a, b)
     if a < b:
         spans.append((a, b))

@@ -183,3 +183,19 @@ def test_a_cpu_only_torch_is_recognised_without_importing_it() -> None:
         assert out.stdout.split() == ["cpu", "False"]
     else:  # a GPU build: torch is asked, and its answer is taken
         assert out.stdout.split()[0] in ("cpu", "cuda", "mps")
+
+
+def test_int8_batches_hold_many_short_passages_or_few_long_ones() -> None:
+    """Batches are cut by padded tokens as well as by count: one-line notes go many at a
+    time, full-window passages a few, and a text longer than the budget goes alone."""
+    from rag.onnx_embed import BATCH_TOKENS, _batches
+
+    lengths = [BATCH_TOKENS + 5, 256, 256, *([250] * 40), *([20] * 300)]
+    order = np.arange(len(lengths))
+    batches = _batches(lengths, order, 1024)
+    assert np.array_equal(np.concatenate(batches), order)
+    assert [len(b) for b in batches[:2]] == [1, BATCH_TOKENS // 256]
+    for b in batches:
+        assert len(b) == 1 or lengths[b[0]] * len(b) <= BATCH_TOKENS
+    assert max(len(b) for b in batches) == BATCH_TOKENS // 20
+    assert max(len(b) for b in _batches(lengths, order, 32)) == 32

@@ -35,6 +35,15 @@ def test_suffix_lookup_ignores_case_and_names_unsupported_types(tmp_path):
         loaders.load(tmp_path / "a.zip")
 
 
+
+def test_an_empty_file_of_any_type_is_refused_in_the_same_words(tmp_path):
+    """The registry checks emptiness before any loader runs, so a new format needs no check."""
+    for suffix in sorted(loaders.supported_suffixes()):
+        empty = tmp_path / f"empty{suffix}"
+        empty.write_bytes(b"")
+        with pytest.raises(loaders.LoadError, match=r"^empty file$"):
+            loaders.load(empty, loaders.LoadOptions(ocr=True))
+
 _XYZ_LOADER = """
 from rag.loaders._common import LoadedDocument
 from rag.types import Page

@@ -290,6 +290,20 @@ def test_a_turned_page_is_read_upright_and_boxed_on_the_page_as_stored(tmp_path,
 
 
 @pytest.mark.slow
+def test_the_recogniser_uses_every_core_and_its_threads_sleep_when_idle():
+    from rag.onnx_embed import _cores
+
+    engine = ocr._get_engine()
+    holders = (engine.text_det.infer, engine.text_cls.infer, engine.text_rec.session)
+    for holder in holders:
+        options = holder.session.get_session_options()
+        assert options.intra_op_num_threads == _cores()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+        assert not options.enable_cpu_mem_arena
+    assert engine.text_rec.rec_batch_num == ocr.REC_BATCH
+
+
+@pytest.mark.slow
 def test_every_page_of_a_tiff_is_read(tmp_path):
     first, _ = text_image(["First page: the lease starts in May."])
     second, _ = text_image(["Second page: rent is EUR 900 a month."])

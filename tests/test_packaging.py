@@ -109,6 +109,8 @@ def test_ask_answers_with_citations_in_a_bare_environment(unpacked: Path, home: 
         if p[:3] != (".local", "share", "Quarry") and p[:2] != (".config", "Quarry")
     ]
     assert not outside, outside
+    # Passages were embedded by the int8 export on onnxruntime, not by the torch fallback.
+    assert any(home.rglob("model.int8.onnx")), "the bundle fell back to torch for embeddings"
 
 
 def test_smoke_test_opens_the_window_indexes_and_answers(unpacked: Path, home: Path) -> None:

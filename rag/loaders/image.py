@@ -19,7 +19,6 @@ from rag.loaders._common import (
     LoadError,
     LoadOptions,
     NoTextError,
-    check_size,
 )
 from rag.loaders._ocr import PageReader
 from rag.types import Page
@@ -31,7 +30,6 @@ _DAMAGED = "not a valid image (damaged or truncated)"
 
 
 def load(path: Path, options: LoadOptions = DEFAULT_OPTIONS) -> LoadedDocument:
-    check_size(path)
     if not options.ocr:
         raise NoTextError(OCR_OFF_REASON)
     image = _open(path)
