@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import fnmatch
 import json
 import os
 import random
@@ -53,6 +54,7 @@ from _common import EVALSETS, ROOT, peak_rss_mb, scratch
 
 XQUAD_N = 40
 XQUAD_SEED = 12
+SEC10Q_SEED = 3
 
 # (question, gold parts: each a tuple of acceptable answers; empty = not answerable, file)
 NORTHWIND: list[tuple[str, list[tuple[str, ...]], str]] = [
@@ -180,6 +182,21 @@ def financebench(n: int) -> tuple[Path, list[Case]]:
     return root / "docs", cases[:n]
 
 
+def sec10q(n: int) -> tuple[Path, list[Case]]:
+    """A fixed sample of the filings questions (mostly for timing: long passages of tables)."""
+    import csv
+
+    root = EVALSETS / "sec10q"
+    with open(root / "qna_data.csv", encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    random.Random(SEC10Q_SEED).shuffle(rows)
+    # The gold names its filing by a glob ("*2023 Q1 NVDA*"); scored on the answer's numbers.
+    return root / "docs", [
+        Case(r["Question"], [(r["Answer"],)], r["Source Docs"].split(",")[0].strip())
+        for r in rows[:n]
+    ]
+
+
 def northwind(n: int) -> tuple[Path, list[Case]]:
     answerable = [Case(q, g, f) for q, g, f in NORTHWIND if g]
     unanswerable = [Case(q, g, f) for q, g, f in NORTHWIND if not g]
@@ -193,7 +210,9 @@ SETS = {
     "xquad-zh": lambda n: xquad("zh", n),
     "financebench": financebench,
     "northwind": northwind,
+    "sec10q": sec10q,
 }
+NUMBER_SCORED = {"financebench", "sec10q"}  # long free-text golds: scored on their numbers
 
 
 # -- scoring -------------------------------------------------------------------------
@@ -221,7 +240,7 @@ def score(case: Case, answer, set_name: str) -> dict:
 
     def right(fp) -> bool:
         name = fp[0].rsplit("/", 1)[-1]
-        return name == case.file and (case.page is None or fp[1] == case.page)
+        return fnmatch.fnmatch(name, case.file) and (case.page is None or fp[1] == case.page)
 
     st = answer.stats
     before = st.retrieve_s + getattr(st, "evidence_s", 0.0)  # work before the model reads
@@ -234,6 +253,8 @@ def score(case: Case, answer, set_name: str) -> dict:
         "model_text": model_text.strip(),
         "quoted": bool(getattr(answer, "quoted", False)),
         "evidence": [e.text for e in evidence],
+        "evidence_scores": [(e.score, e.strong) for e in evidence],
+        "support": [s.support.value for s in answer.sentences],
         "right_source": any(right(fp) for fp in where),
         "refused": said_not_found(answer),
         "citation_only": not answer.text.strip() or only_citations(answer.text),
@@ -242,8 +263,13 @@ def score(case: Case, answer, set_name: str) -> dict:
         "total": before + st.prompt_s + st.generate_s + st.check_s,
         "llm": st.prompt_s + st.generate_s,
         "prompt_tokens": st.prompt_tokens,
+        "cached_tokens": getattr(st, "cached_tokens", 0),
+        "before_s": before,  # retrieval and evidence, before the model reads
+        "prompt_s": st.prompt_s,
+        "generate_s": st.generate_s,
+        "completion_tokens": st.completion_tokens,
     }
-    if set_name == "financebench":
+    if set_name in NUMBER_SCORED:
         gold_answer = case.gold[0][0]
         row["gold_ok"] = holds_numbers(answer.text, gold_answer)
         row["model_gold_ok"] = holds_numbers(model_text, gold_answer)
@@ -281,7 +307,13 @@ def summary(name: str, rows: list[dict]) -> list[str]:
         lines.append(f"  true refusals          {sum(r['refused'] for r in un)}/{len(un)}")
     lines.append(
         f"  median s to first token {med('ttft'):.1f}, to complete {med('total'):.1f}, "
-        f"prompt tokens {med('prompt_tokens'):.0f}"
+        f"prompt tokens {med('prompt_tokens'):.0f} ({med('cached_tokens'):.0f} reused "
+        "from the previous question's cache)"
+    )
+    lines.append(
+        f"  median s retrieval + evidence {med('before_s'):.2f}, reading the prompt "
+        f"{med('prompt_s'):.1f}, writing {med('generate_s'):.1f} "
+        f"({med('completion_tokens'):.0f} tokens)"
     )
     return lines
 
@@ -328,8 +360,18 @@ def evidence_only(args) -> int:
                     Source(i, h.chunk_id, h.file, h.page, h.start, h.end, h.text, h.score, h.title)
                     for i, h in enumerate(hits, 1)
                 ]
-                chosen = evidence.select(case.question, sources, engine.embedder).best()
+                selection = evidence.select(case.question, sources, engine.embedder)
+                chosen = selection.best()
                 text = " ".join(e.text for e in chosen)
+                if args.verbose:
+                    for ranked in selection.ranked:
+                        c = ranked[0] if ranked else None
+                        if c is not None:
+                            print(
+                                f"  SCORE {'unans' if not case.gold else 'ans  '} "
+                                f"{c.score:.3f} cov {c.coverage:.2f} mean {c.meaning:.2f} "
+                                f"typed {int(c.typed)} {case.question[:50]}"
+                            )
                 strong = bool(chosen) and all(e.strong for e in chosen)
                 if not case.gold:
                     strong_un += strong
@@ -340,12 +382,12 @@ def evidence_only(args) -> int:
                     continue
                 good = (
                     holds(text, case.gold)
-                    if name != "financebench"
+                    if name not in NUMBER_SCORED
                     else bool(holds_numbers(text, case.gold[0][0]))
                 )
                 in_top = (
                     holds(" ".join(s.text for s in sources), case.gold)
-                    if name != "financebench"
+                    if name not in NUMBER_SCORED
                     else None
                 )
                 top += bool(in_top)
@@ -409,8 +451,11 @@ def prompt_only(args, budgets: list[int]) -> int:
                         passages=passages,
                     )
                     tokens[b].append(prompt.prompt_tokens)
-                    if case.gold and name != "financebench":
-                        golds[b].append(holds(prompt.messages[-1]["content"], case.gold))
+                    read = prompt.messages[-1]["content"]
+                    if case.gold and name not in NUMBER_SCORED:
+                        golds[b].append(holds(read, case.gold))
+                    elif case.gold and holds_numbers(read, case.gold[0][0]) is not None:
+                        golds[b].append(bool(holds_numbers(read, case.gold[0][0])))
             print(
                 f"{name}: median prompt tokens "
                 + ", ".join(
@@ -425,6 +470,47 @@ def prompt_only(args, budgets: list[int]) -> int:
                 flush=True,
             )
     return 0
+
+
+class Replay:
+    """The loaded model, except that its replies are those of an earlier run (``--json``).
+
+    The prompt is built with the real tokenizer exactly as before, so a change to what
+    Quarry does with a reply (evidence, fallback, support check) is measured on the same
+    replies without generating again. Timings of a replay mean nothing.
+    """
+
+    def __init__(self, llm, rows: list[dict]) -> None:
+        self._llm = llm
+        self.info, self.device, self.n_ctx = llm.info, llm.device, llm.n_ctx
+        self.replies = {(r["question"], r.get("context_tokens")): r for r in rows}
+        self.key: tuple = ()
+
+    def count_tokens(self, text: str) -> int:
+        return self._llm.count_tokens(text)
+
+    def format_chat(self, messages) -> str:
+        return self._llm.format_chat(messages)
+
+    def generate(self, messages, params, on_token=None, should_stop=None):
+        from models.base import Generation, StopReason
+
+        row = self.replies.get(self.key)
+        if row is None:
+            raise SystemExit(f"--replay: no reply recorded for {self.key[0]!r}")
+        return Generation(
+            text=row["model_text"],
+            stop_reason=StopReason.FINISHED,
+            prompt_tokens=row["prompt_tokens"],
+            completion_tokens=0,
+            ttft_s=0.0,
+            tokens_per_s=0.0,
+            total_s=0.0,
+            cached_tokens=row.get("cached_tokens", 0),
+        )
+
+    def close(self) -> None:
+        self._llm.close()
 
 
 def main() -> None:
@@ -443,6 +529,11 @@ def main() -> None:
         help="no model: score the evidence sentences Quarry picks (fast)",
     )
     ap.add_argument("--data", default="data-accuracy", help="index folder under bench/out")
+    ap.add_argument(
+        "--replay",
+        help="the model's replies from an earlier --json file instead of generating: measures "
+        "a change to what Quarry does with the same replies (its timings mean nothing)",
+    )
     ap.add_argument(
         "--prompt-only", action="store_true", help="no generation: prompt tokens per budget"
     )
@@ -474,6 +565,9 @@ def main() -> None:
     report: list[str] = []
     with Engine(settings) as engine:
         info = engine.load_model()
+        replay = None
+        if args.replay:
+            replay = engine._llm = Replay(engine._llm, json.loads(Path(args.replay).read_text()))
         print(
             f"model: {info.name} ({args.model}), ctx {args.ctx}, max_tokens {args.max_tokens}, "
             f"context tokens {', '.join(str(b or 'whole passages') for b in budgets)}",
@@ -490,6 +584,8 @@ def main() -> None:
             for budget in budgets:
                 for case in cases:
                     asking.CONTEXT_TOKENS = budget
+                    if replay is not None:
+                        replay.key = (case.question, budget)
                     a = engine.ask(case.question, decoding=decoding)
                     r = score(case, a, name)
                     r["context_tokens"] = budget
@@ -502,7 +598,8 @@ def main() -> None:
                     mark = "n/a " if r["gold_ok"] is None else ("ok  " if r["gold_ok"] else "MISS")
                     print(
                         f"  {mark} {r['total']:5.1f}s ttft {r['ttft']:4.1f}s "
-                        f"{r['prompt_tokens']:4d} tok {'Q' if r['quoted'] else ' '} "
+                        f"{r['prompt_tokens']:4d} tok ({r['cached_tokens']:3d} cached) "
+                        f"{'Q' if r['quoted'] else ' '} "
                         f"{'R' if r['refused'] else ' '} [{budget or 'whole'}] "
                         f"{case.question[:50]}",
                         flush=True,

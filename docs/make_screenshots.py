@@ -4,6 +4,8 @@
     DISPLAY=:99 .venv/bin/python docs/make_screenshots.py ask      # index two libraries, ask
     DISPLAY=:99 .venv/bin/python docs/make_screenshots.py reopen   # a restart: reopen, click
     DISPLAY=:99 .venv/bin/python docs/make_screenshots.py phases   # ask while embedding
+    DISPLAY=:99 .venv/bin/python docs/make_screenshots.py evidence # an answer, its evidence
+                                                                   # clicked and highlighted
 
 Each phase is its own process, so the second really reads the conversation back
 from the SQLite file. Screens are captured with ImageMagick's ``import -window
@@ -26,6 +28,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(ROOT))
 
 QUESTION = "What is the per diem for international travel?"
+EVIDENCE_QUESTION = "Who approves a trip that costs EUR 12,000?"
 SAMPLE = ROOT / "examples" / "northwind"
 FILINGS = next(
     (
@@ -107,7 +110,22 @@ def main(phase: str) -> int:
     w.setGeometry(0, 0, 1600, 1000)
     w.show()
     try:
-        if phase == "phases":
+        if phase == "evidence":
+            from PySide6.QtCore import Qt
+
+            w.resizeDocks([w.library_dock, w.right_dock], [290, 720], Qt.Orientation.Horizontal)
+            w.open_folder(SAMPLE)
+            wait(w.index_finished)
+            w.ask(EVIDENCE_QUESTION)
+            (answer,) = wait(w.answer_finished)
+            print(f"answer: {getattr(answer, 'text', answer)!r}", flush=True)
+            # The quoted sentence under the answer, clicked: the viewer opens its page and
+            # highlights that sentence, not the whole passage.
+            w.open_evidence(len(w.answers) - 1, 0)
+            wait(w.passage_shown, 120_000)
+            pause(800)
+            shoot("evidence")
+        elif phase == "phases":
             two_phases(w)
         elif phase == "ask":
             filings = OUT / "Filings"

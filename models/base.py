@@ -89,6 +89,9 @@ class Generation:
     tokens_per_s: float  # completion tokens after the first, per second
     total_s: float
     note: str = ""
+    # Prompt tokens already in the model's cache from the previous call (the fixed system
+    # prompt, at least): only the rest was evaluated. Lets a benchmark check the reuse.
+    cached_tokens: int = 0
 
 
 @runtime_checkable

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rag import evidence, grounding
-from rag.prompts import Templates, build_prompt
+from rag.prompts import Templates, build_prompt, load_templates
 from rag.text import CJK, in_chinese
 from rag.types import (
     Answer,
@@ -77,6 +77,9 @@ def answer_question(question: str, history: Sequence[Turn], *, retriever: Any, l
     passages = None
     if CONTEXT_TOKENS:
         passages = evidence.compact_passages(selection, ranked, llm.count_tokens, CONTEXT_TOKENS)
+    if templates is None:
+        family = getattr(getattr(llm, "info", None), "architecture", "") or ""
+        templates = load_templates(family=family)
     prompt = build_prompt(question, relevant, history, llm=llm,
                           answer_tokens=int(decoding.max_tokens), templates=templates,
                           passages=passages)
@@ -84,6 +87,7 @@ def answer_question(question: str, history: Sequence[Turn], *, retriever: Any, l
     stats.prompt_s = float(gen.ttft_s or 0.0)
     stats.generate_s = max(0.0, float(gen.total_s) - stats.prompt_s)
     stats.prompt_tokens = int(gen.prompt_tokens)
+    stats.cached_tokens = int(getattr(gen, "cached_tokens", 0) or 0)
     stats.completion_tokens = int(gen.completion_tokens)
     stats.tokens_per_s = float(gen.tokens_per_s or 0.0)
     stop = getattr(gen.stop_reason, "value", gen.stop_reason)
@@ -121,6 +125,7 @@ _FAILURE_NOTES = {
     "empty": "The model gave no answer",
     "citations": "The model's reply was only citation marks",
     "refusal": "The model said the documents do not answer, but a source does",
+    "echo": "The model only restated the question",
     "copy": "The model copied a whole passage",
     "unsupported": "The sources do not back the model's answer",
 }
@@ -137,16 +142,19 @@ def _evidence_first(question: str, model_text: str, sentences: Sequence[AnswerSe
     if stop_reason == "cancelled":
         return model_text, False, [], ""
     strong = [e for e in best if e.strong]
-    kind = evidence.failure(model_text, sentences, sources, strong=bool(strong))
+    kind = evidence.failure(model_text, sentences, sources, strong=bool(strong),
+                            question=question)
     if kind:
         use = evidence.distinct(strong or (list(best[:1]) if kind == "copy" else []))
         if use:
             return (evidence.quote(use), True, [e.part for e in best if not e.strong and e.part],
                     f"{_FAILURE_NOTES[kind]}; the answer is quoted from the source.")
-        if kind in ("empty", "citations"):
+        if kind in ("empty", "citations", "unsupported"):
+            # No source sentence can stand in: say so rather than show a made-up answer.
             text = ("来源中没有句子明确回答这个问题。" if in_chinese(question)
                     else "No sentence in the sources clearly answers this question.")
-            return text, False, [], f"{_FAILURE_NOTES[kind]}."
+            said = f" It said: “{model_text}”" if kind == "unsupported" else ""
+            return text, False, [], f"{_FAILURE_NOTES[kind]}.{said}"
         return model_text, False, [], ""
     if len(best) < 2 or not any(e.part for e in best):
         return model_text, False, [], ""

@@ -54,6 +54,10 @@ MEANING_WEIGHT = 0.3
 TYPE_WEIGHT = 0.2
 STRONG_AT = 0.5  # a sentence at least this good may stand in for a non-answer
 STRONG_COVERAGE = 0.5  # ... and it must hold this share of the question's (weighted) words
+# ... or be this close in meaning. bench/accuracy.py --evidence-only --verbose: no best
+# sentence for an unanswerable sample question comes near (at most 0.62; answering ones
+# the model refused, 0.70 to 0.75)
+STRONG_MEANING = 0.7
 CJK_FULL_COVERAGE = 0.6  # Chinese question pairs that cross word borders never match
 MAX_CANDIDATES = 96  # sentences scored per question (the best passages' first)
 COPY_SHARE = 0.7  # an answer holding this share of one passage is a copy of it
@@ -75,13 +79,22 @@ _PART_SPLIT = re.compile(
     re.IGNORECASE,
 )
 MIN_PART_TERMS = 2
+_WH = r"\b(what|which|who|whom|whose|when|where|why|how)\b"
+_ASKS = re.compile(rf"{_WH}|{_QUESTION_WORDS_ZH}", re.IGNORECASE)  # asks for a fact
+_PART_ASKS = re.compile(  # ... or for yes or no
+    rf"{_WH}|^\s*(is|are|was|were|does|do|did|can|could|will|would|should|has|have|had)\b"
+    rf"|{_QUESTION_WORDS_ZH}",
+    re.IGNORECASE,
+)
 
 
 def question_parts(question: str) -> list[str]:
     """The parts of a question that each ask for something ("X, and who Y?" is two)."""
     q = question.strip()
     pieces = [p.strip(" ,;，；?？") for p in _PART_SPLIT.split(q)]
-    pieces = [p for p in pieces if p]
+    # An instruction around the question ("Compute or extract the answer...", "You are
+    # an analyst...") asks for nothing of its own: it is not a part to answer.
+    pieces = [p for p in pieces if p and _PART_ASKS.search(p)]
     if len(pieces) < 2 or any(len(_terms(p)) < MIN_PART_TERMS for p in pieces):
         return [q]
     return pieces
@@ -224,8 +237,10 @@ class Candidate:
 
 
 def is_strong(c: Candidate) -> bool:
-    """Good enough to be shown as the answer when the model gave none."""
-    return c.score >= STRONG_AT and c.coverage >= STRONG_COVERAGE
+    """Good enough to be shown as the answer when the model gave none: it holds most of
+    the question's words, or says the same in other words ("the strongest effect on
+    Jacksonville" for "the most significant impact on Jacksonville")."""
+    return c.score >= STRONG_AT and (c.coverage >= STRONG_COVERAGE or c.meaning >= STRONG_MEANING)
 
 
 def candidates(sources: Sequence[Source]) -> list[Candidate]:
@@ -315,6 +330,7 @@ def select(question: str, sources: Sequence[Source], embedder=None) -> Selection
 
 # -- the compact prompt ------------------------------------------------------------------
 NEIGHBOUR_SHARE = 0.8  # a neighbour of a chosen sentence ranks at this share of its score
+MIN_SENTENCE_TERMS = 2  # a "sentence" with fewer content words is not sent to the model
 
 
 def compact_passages(
@@ -323,7 +339,8 @@ def compact_passages(
     """What the model reads of each source: its best sentences with their neighbours.
 
     Every source keeps at least its best sentence (rank order, while the budget
-    lasts); then sentences are added best first, each bringing the sentence
+    lasts; a source whose sentences are only a page number or a heading word is
+    left out); then sentences are added best first, each bringing the sentence
     before and after it, until ``budget`` tokens are used. Chosen sentences are
     written in document order, and a gap between them is marked with "…".
     Returns source number -> text; a source missing from it did not fit.
@@ -351,6 +368,8 @@ def compact_passages(
         if j in chosen.get(number, set()):
             continue
         a, b = spans[number][j]
+        if len(_terms(by_number[number].text[a:b])) < MIN_SENTENCE_TERMS:
+            continue  # a page number or a lone heading word tells the model nothing
         cost = count_tokens(" ".join(by_number[number].text[a:b].split())) + 1
         if used + cost > budget:
             continue
@@ -376,13 +395,18 @@ def compact_passages(
 
 
 # -- the model's reply -------------------------------------------------------------------
-def failure(model_text: str, sentences, sources: Sequence[Source], strong: bool) -> str:
+def failure(
+    model_text: str, sentences, sources: Sequence[Source], strong: bool, question: str = ""
+) -> str:
     """Why the model's reply is not an answer to show, or "" when it is one.
 
     "empty", "citations" (only citation marks), "refusal" (says the documents do
-    not answer, while strong evidence exists), "copy" (a whole passage copied) or
-    "unsupported" (no claim of it is backed by the sources, while strong evidence
-    exists: a changed figure, or a sentence that answers something else).
+    not answer, while strong evidence exists), "echo" (only restates the
+    question: "What article was published in 1937?" / "The article was published
+    in 1937.", while strong evidence exists), "copy" (a whole passage copied) or
+    "unsupported" (no claim of it is backed by the sources: a changed figure, a
+    sentence that answers something else, or a made-up answer to a question the
+    sources do not cover).
     """
     text = model_text.strip()
     if not text:
@@ -393,18 +417,26 @@ def failure(model_text: str, sentences, sources: Sequence[Source], strong: bool)
 
     if strong and sentences and not any(is_claim(s.text) for s in sentences):
         return "refusal"
+    claims = [s for s in sentences if is_claim(s.text)]
+    if strong and claims and is_echo([s.text for s in claims], question):
+        return "echo"
     if is_copy(text, sources):
         return "copy"
     from rag.types import Support
 
-    claims = [s for s in sentences if is_claim(s.text)]
-    if (
-        strong
-        and claims
-        and all(s.support in (Support.UNSUPPORTED, Support.UNCITED) for s in claims)
-    ):
+    if claims and all(s.support in (Support.UNSUPPORTED, Support.UNCITED) for s in claims):
         return "unsupported"
     return ""
+
+
+def is_echo(claims: Sequence[str], question: str) -> bool:
+    """Whether every claim only restates a question that asks for something: no word,
+    number or name in it that the question lacks. (A yes/no question may be answered
+    in its own words, so only questions with a question word count.)"""
+    if not claims or not _ASKS.search(question or ""):
+        return False
+    asked = _terms(question)
+    return all((t := _terms(strip_citations(c))) and t <= asked for c in claims)
 
 
 def is_copy(text: str, sources: Sequence[Source]) -> bool:

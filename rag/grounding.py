@@ -37,6 +37,7 @@ from rag.text import (
     content_terms,
     fold,
     number_values,
+    root,
     strip_citations,
     trim_span,
 )
@@ -174,12 +175,19 @@ _NON_CLAIM = re.compile(
     r"(\b(sources?|documents?|context|passages?|texts?|information( provided)?)\b[^.]*\b"
     r"(do(es)?\s*n[o']t|not|no|never)\b"
     r"|\bno (relevant |specific |such )?(information|mention|details?|data)\b"
+    r"|\bno sentence in the sources\b|来源中没有句子"
     r"|\bnot (mentioned|specified|stated|provided|found|available|included|given)\b"
     r"|\b(cannot|can't|can not|unable to) (find|answer|determine|tell|say)\b"
     r"|\bi (do not|don't) know\b"
     r"|(文档|资料|来源|文中|上下文)[^。]*(没有|未|并未|不)(提及|提到|说明|包含|涉及|给出)"
     r"|(没有|未|并未)(提及|提到|说明|相关信息|给出)|无法(回答|确定|找到)|不知道)",
     re.IGNORECASE)
+
+
+_BARE_ANSWER_CHARS = 4  # a one-word reply this long (stemmed) can be an answer on its own
+_FILLER = frozenset(root(w) for w in [
+    "sure", "okay", "certainly", "answer", "here", "hello", "thanks", "thank", "question",
+    "source", "sources", "note", "following", "below", "understood"])
 
 
 def facts(sentence: str) -> list[str]:
@@ -239,7 +247,17 @@ def is_claim(sentence: str) -> bool:
     bare = strip_citations(sentence)
     if _NON_CLAIM.search(bare):
         return False
-    return bool(facts(bare)) or len(content_terms(bare)) >= 2
+    terms = content_terms(bare)
+    if facts(bare) or len(terms) >= 2:
+        return True
+    # A bare answer ("Folk-rock.", "Virginia") states a fact as much as a sentence does;
+    # a courtesy word or a lone short word does not.
+    return any(len(t) >= _BARE_ANSWER_CHARS and t not in _FILLER for t in terms)
+
+
+def is_refusal(sentence: str) -> bool:
+    """Whether the sentence says the sources do not answer ("The documents do not say.")."""
+    return bool(_NON_CLAIM.search(strip_citations(sentence)))
 
 
 # -- the check ---------------------------------------------------------------------

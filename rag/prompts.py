@@ -71,13 +71,19 @@ def user_template_dir() -> Path:
     return paths.config_dir() / "templates"
 
 
-def load_templates(override_dir: Path | None = None) -> Templates:
+def load_templates(override_dir: Path | None = None, family: str = "") -> Templates:
     """Read the templates, preferring the user's copies, and check their placeholders.
 
-    Read on every call (they are tiny), so an edited template takes effect at the
-    next question without a restart.
+    ``family`` is the model's architecture as its GGUF names it ("qwen2", "llama"):
+    a packaged ``templates/<family>/`` file replaces the generic one of its name,
+    because wording that makes one family of small models state the fact can make
+    another refuse (bench/accuracy.py decides which wording a family gets). A
+    user's own file still wins over both. Read on every call (they are tiny), so
+    an edited template takes effect at the next question without a restart.
     """
     folder = user_template_dir() if override_dir is None else Path(override_dir)
+    packaged = resources.files("rag").joinpath("templates")
+    family = re.sub(r"[^a-z0-9_-]", "", family.lower())
     texts: dict[str, str] = {}
     origin: dict[str, str] = {}
     for name in (SYSTEM, USER, SOURCE):
@@ -89,8 +95,11 @@ def load_templates(override_dir: Path | None = None) -> Templates:
                 why = "it is not UTF-8 text" if isinstance(exc, ValueError) else errors.reason(exc)
                 raise TemplateError(f"Cannot read the prompt template {own}: {why}.") from exc
             origin[name] = str(own)
+        elif family and packaged.joinpath(family, name).is_file():
+            texts[name] = packaged.joinpath(family, name).read_text("utf-8")
+            origin[name] = f"built-in {family}/{name}"
         else:
-            texts[name] = resources.files("rag").joinpath("templates", name).read_text("utf-8")
+            texts[name] = packaged.joinpath(name).read_text("utf-8")
             origin[name] = f"built-in {name}"
         validate_template(name, texts[name], origin[name])
     return Templates(system=texts[SYSTEM].strip(), user=texts[USER].strip(),
@@ -128,15 +137,18 @@ def location(file: str, page: int | None) -> str:
 
 
 def format_source(templates: Templates, number: int, hit: Hit | Source,
-                  text: str | None = None) -> str:
+                  text: str | None = None, titled: bool = True) -> str:
     """One source as the model reads it; ``text`` replaces the passage (its best sentences).
 
     One line per source: whitespace runs (PDF tables are full of them) cost tokens.
-    The document's title goes with its location when it says more than the file name.
+    The document's title goes with its location when it says more than the file name
+    and ``titled`` (a prompt names each document's title once, at its first passage:
+    a filing's title line is some 30 tokens, and five passages of one filing repeated
+    it five times).
     """
     text = " ".join((hit.text if text is None else text).split())
     where = location(hit.file, hit.page)
-    title = " ".join(getattr(hit, "title", "").split())
+    title = " ".join(getattr(hit, "title", "").split()) if titled else ""
     if title and fold(title) not in fold(where.replace("-", " ").replace("_", " ")):
         where = f"{where} ({title})"
     return fill(templates.source, number=str(number), text=text, location=where, file=hit.file,
@@ -201,16 +213,19 @@ def build_prompt(question: str, hits: Sequence[Hit], history: Sequence[Turn], *,
 
     lines: list[str] = []
     ranks: list[int] = []
+    titled: set[str] = set()
     for rank, hit in enumerate(hits, start=1):
         if passages is not None and rank not in passages:
             continue
-        line = format_source(templates, rank, hit, None if passages is None else passages[rank])
+        line = format_source(templates, rank, hit, None if passages is None else passages[rank],
+                             titled=hit.file not in titled)
         cost = llm.count_tokens(line + "\n")
         if cost > room:
             break
         room -= cost
         lines.append(line)
         ranks.append(rank)
+        titled.add(hit.file)
 
     # The piecewise count is close; the exact count of the whole prompt decides.
     while True:

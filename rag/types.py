@@ -217,6 +217,7 @@ class AnswerStats:
     generate_s: float = 0.0
     check_s: float = 0.0
     prompt_tokens: int = 0
+    cached_tokens: int = 0  # of prompt_tokens, reused from the model's cache (not evaluated)
     completion_tokens: int = 0
     tokens_per_s: float = 0.0
     stop_reason: str = ""

@@ -124,6 +124,15 @@ def test_a_two_part_question_is_split_into_its_parts():
     assert len(evidence.question_parts("境外出差每天补贴多少，超过1000元的报销由谁审批？")) == 2
 
 
+def test_an_instruction_around_a_question_is_not_a_part_to_answer():
+    # FinanceBench's wording: the instruction after the question asks for nothing itself.
+    q = (
+        "How much did the company pay out in cash dividends for FY2020? Compute or extract "
+        "the answer by primarily using the details outlined in the statement of cash flows."
+    )
+    assert evidence.question_parts(q) == [q]
+
+
 def test_the_answering_sentence_is_chosen_in_english_with_its_page_offsets():
     hits = [
         hit(1, HOTELS, start=40),
@@ -218,6 +227,31 @@ def test_a_non_answer_is_replaced_by_the_quoted_evidence(reply, kind):
     assert answer.evidence[0].source == 1
 
 
+def test_a_reply_that_only_restates_the_question_gives_way_to_the_evidence():
+    llm = FakeLLM()
+    llm.enqueue("The nightly hotel limit applies in London. [2]")
+    answer = ask(llm, "Which nightly hotel limit applies in London?", HITS)
+    assert answer.quoted and "only restated the question" in answer.note
+    assert "EUR 220 in London" in answer.text
+    # A yes/no question may be answered in its own words; a new fact is an answer.
+    assert not evidence.is_echo(["The per diem is paid per day."], "Is the per diem paid per day?")
+    assert not evidence.is_echo(
+        ["The per diem for international travel is EUR 75 per day."],
+        "What is the per diem for international travel per day?",
+    )
+
+
+def test_a_bare_answer_is_kept_as_the_answer():
+    llm = FakeLLM()
+    llm.enqueue("EUR 75 [1]")
+    answer = ask(llm, "What is the per diem for international travel?", HITS)
+    assert not answer.quoted and answer.text == "EUR 75 [1]"
+    from rag.grounding import is_claim
+
+    assert is_claim("Folk-rock [1]") and is_claim("Virginia.")
+    assert not any(is_claim(s) for s in ("Sure.", "Certainly!", "[1]", "好的。"))
+
+
 def test_a_copied_passage_is_replaced_by_the_answering_sentence():
     llm = FakeLLM()
     llm.enqueue(f"[3] travel-expense-policy.pdf, p. 3: {APPROVAL}")
@@ -257,6 +291,18 @@ def test_an_answer_is_kept_and_its_evidence_quoted_under_it():
     shown = format_answer(answer)
     assert "Evidence (quoted from the sources):" in shown
     assert "“The per diem is EUR 55" in shown and "travel-expense-policy.pdf, p. 2" in shown
+
+
+def test_a_made_up_answer_to_a_question_no_source_covers_is_not_shown_as_the_answer():
+    llm = FakeLLM()
+    llm.enqueue("The dress code in the Hamburg office is business casual [1].")
+    answer = ask(llm, "What is the dress code in the Hamburg office?", HITS)
+    assert answer.text == "No sentence in the sources clearly answers this question."
+    assert not answer.quoted and "do not back the model's answer" in answer.note
+    assert "business casual" in answer.note  # what the model said stays visible
+    from rag.grounding import is_claim
+
+    assert not is_claim(answer.text)  # read as a refusal, not checked as a claim
 
 
 def test_a_refusal_stays_when_no_source_answers():
@@ -311,3 +357,12 @@ def test_the_model_reads_the_best_sentences_not_whole_passages(monkeypatch):
     assert "Rule 29 of the travel policy" not in prompt and "…" in prompt
     assert answer.sources[0].text == long_travel  # the reader still gets the whole passage
     assert llm.count_tokens(prompt) < llm.count_tokens(long_travel)
+
+
+def test_a_passage_that_is_only_a_page_number_is_not_sent_to_the_model(monkeypatch):
+    llm = FakeLLM()
+    llm.enqueue("International travel has a per diem of EUR 75 per day [1].")
+    hits = [hit(1, TRAVEL), hit(2, "7", start=900, score=0.7), hit(3, HOTELS, score=0.6)]
+    ask(llm, "What is the per diem for international travel?", hits)
+    prompt = llm.calls[0][-1]["content"]
+    assert "[1] " in prompt and "[3] " in prompt and "[2] " not in prompt

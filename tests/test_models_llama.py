@@ -53,6 +53,27 @@ def test_same_seed_and_temperature_zero_give_the_same_text(small):
     assert first.ttft_s > 0 and first.tokens_per_s > 0 and first.total_s >= first.ttft_s
 
 
+def test_a_fixed_system_prompt_is_read_once_and_reused_from_the_cache(small):
+    """The second question evaluates only its own tokens: the system prompt (and the
+    chat markers after it) come from llama.cpp's KV cache."""
+    system = {"role": "system", "content": "You answer questions using only the sources. " * 8}
+    first = small.generate([system, {"role": "user", "content": "What is the capital of "
+                                     "France?"}], GREEDY.with_changes(max_tokens=4))
+    second = small.generate([system, {"role": "user", "content": "Name a river in Spain."}],
+                            GREEDY.with_changes(max_tokens=4))
+    assert second.cached_tokens >= small.count_tokens(system["content"]) > 60
+    assert second.cached_tokens < second.prompt_tokens
+    # The reuse is real: evaluating only the new tokens is quicker than the whole prompt.
+    fresh = models.load("small", n_ctx=2048)
+    try:
+        whole = fresh.generate([system, {"role": "user", "content": "Name a river in Spain."}],
+                               GREEDY.with_changes(max_tokens=4))
+    finally:
+        fresh.close()
+    assert whole.cached_tokens == 0 and first.prompt_tokens > 0
+    assert second.ttft_s < whole.ttft_s
+
+
 def test_stop_sequences_and_max_tokens(small):
     full = small.generate(COUNT, GREEDY.with_changes(max_tokens=16))
     assert full.stop_reason is StopReason.LENGTH and full.completion_tokens == 16

@@ -102,3 +102,32 @@ def test_a_system_template_with_per_question_content_is_rejected(tmp_path):
 def test_fill_substitutes_known_placeholders_only_once():
     assert fill("{a} {b} {a}", a="{b}") == "{b} {b} {b}"
     assert fill("{a} {b}", a="x") == "x {b}"
+
+
+def test_a_model_family_gets_its_own_packaged_wording_and_a_users_file_still_wins(config_dir):
+    generic, qwen = load_templates(), load_templates(family="qwen2")
+    assert qwen.system != generic.system
+    assert qwen.origin["system.txt"] == "built-in qwen2/system.txt"
+    assert qwen.user == generic.user and qwen.origin["user.txt"] == "built-in user.txt"
+    assert load_templates(family="llama").system == generic.system  # no file of its own
+    assert load_templates(family="../qwen2").system == qwen.system  # a name, never a path
+    folder = config_dir / "templates"
+    folder.mkdir(parents=True)
+    (folder / "system.txt").write_text("Answer from the sources.", encoding="utf-8")
+    assert load_templates(family="qwen2").system == "Answer from the sources."
+
+
+def test_a_documents_title_is_written_once_at_its_first_passage():
+    title = "Amazon.com, Inc. (AMZN) · quarterly report · Q3 2023"
+    hits = [Hit(chunk_id=i, file=f, page=i, start=0, end=10, text=f"passage {i}", score=1.0,
+                title=title if f == "docs/2023 Q3 AMZN.pdf" else "Handbook")
+            for i, f in enumerate(["docs/2023 Q3 AMZN.pdf", "docs/2023 Q3 AMZN.pdf",
+                                   "docs/handbook.md", "docs/2023 Q3 AMZN.pdf"], start=1)]
+    p = build_prompt("q?", hits, [], llm=WordCounter(4096), answer_tokens=256,
+                     templates=load_templates())
+    user = p.messages[-1]["content"]
+    assert user.count(title) == 1
+    assert f"[1] 2023 Q3 AMZN.pdf, p. 1 ({title}): passage 1" in user
+    assert "[2] 2023 Q3 AMZN.pdf, p. 2: passage 2" in user
+    assert "[3] handbook.md, p. 3: passage 3" in user  # the title says no more than the name
+    assert "[4] 2023 Q3 AMZN.pdf, p. 4: passage 4" in user

@@ -11,6 +11,7 @@ evaluated once per loaded model, not once per question.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import logging
 import random
 from collections.abc import Callable
@@ -159,6 +160,7 @@ class LlamaCppLLM:
             return state.finish(StopReason.CANCELLED, len(tokens))
         limit = min(params.max_tokens, room)
         llama = self._llama
+        cached = self.cached_prefix(tokens)
         llama.set_seed(params.seed if params.seed >= 0 else random.randrange(2**32))
         llama.last_n_tokens_size = params.repeat_last_n
         processors = None
@@ -193,7 +195,19 @@ class LlamaCppLLM:
         if reason is StopReason.LENGTH and limit < params.max_tokens:
             note = (f"The answer was cut off: the model's context of {self.n_ctx} tokens is "
                     "full. Ask with fewer passages, or raise --ctx.")
-        return state.finish(reason, len(tokens), note)
+        return dataclasses.replace(state.finish(reason, len(tokens), note), cached_tokens=cached)
+
+    def cached_prefix(self, tokens: list[int]) -> int:
+        """How many of ``tokens`` ``Llama.generate`` will take from the KV cache: the
+        longest prefix shared with what it evaluated last, less one when that is the whole
+        prompt (the last token is evaluated again for fresh logits)."""
+        llama = self._llama
+        n = 0
+        for a, b in zip(llama._input_ids[: llama.n_tokens], tokens, strict=False):
+            if a != b:
+                break
+            n += 1
+        return min(n, len(tokens) - 1)
 
     def close(self) -> None:
         if self._llama is not None:
