@@ -198,4 +198,4 @@ def test_int8_batches_hold_many_short_passages_or_few_long_ones() -> None:
     for b in batches:
         assert len(b) == 1 or lengths[b[0]] * len(b) <= BATCH_TOKENS
     assert max(len(b) for b in batches) == BATCH_TOKENS // 20
-    assert max(len(b) for b in _batches(lengths, order, 32)) == 32
+    assert max(len(b) for b in _batches(lengths, order, 4)) == 4
