@@ -207,12 +207,16 @@ class _SlowChunker:
                 yield Chunk(file, page.number, 0, len(page.text), text, title)
 
 
-def test_embedding_starts_on_a_spare_core_while_files_are_still_read(tmp_path: Path) -> None:
+def _twelve_notes(tmp_path: Path) -> Path:
     folder = tmp_path / "docs"
     folder.mkdir()
     for i in range(12):
         (folder / f"note{i:02d}.txt").write_text(f"Note {i}: the depot opens at {i} am.\n")
-    emb = _TwoLaneEmbedder()
+    return folder
+
+
+def test_embedding_starts_on_a_spare_core_while_files_are_still_read(tmp_path: Path) -> None:
+    folder, emb = _twelve_notes(tmp_path), _TwoLaneEmbedder()
     stages: list[str] = []
     with IndexStore.open(tmp_path / "ix", META) as s:
         report = index_folder(
@@ -231,11 +235,7 @@ def test_embedding_starts_on_a_spare_core_while_files_are_still_read(tmp_path: P
 
 
 def test_a_stop_while_reading_keeps_what_was_embedded_early(tmp_path: Path) -> None:
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    for i in range(12):
-        (folder / f"note{i:02d}.txt").write_text(f"Note {i}: the depot opens at {i} am.\n")
-    emb = _TwoLaneEmbedder()
+    folder, emb = _twelve_notes(tmp_path), _TwoLaneEmbedder()
     with IndexStore.open(tmp_path / "ix", META) as s:
         report = index_folder(
             folder,
