@@ -79,7 +79,12 @@ def root(word: str) -> str:
 
 
 def cjk_share(text: str) -> float:
-    """The share of ``text``'s letters that are CJK characters (0 for no letters)."""
+    """The share of ``text``'s letters that are CJK characters (0 for no letters).
+
+    Text without any CJK character (most of what is indexed) is answered by one regex
+    search: counting letters in Python costs a few percent of embedding time."""
+    if not CJK.search(text):
+        return 0.0
     letters = sum(1 for c in text if c.isalpha())
     return len(CJK.findall(text)) / letters if letters else 0.0
 
