@@ -132,6 +132,7 @@ _FAILURE_NOTES = {
     "echo": "The model only restated the question",
     "copy": "The model copied a whole passage",
     "unsupported": "The sources do not back the model's answer",
+    "offtopic": "The model's answer is about something else than the question",
 }
 
 
@@ -153,11 +154,11 @@ def _evidence_first(question: str, model_text: str, sentences: Sequence[AnswerSe
         if use:
             return (evidence.quote(use), True, [e.part for e in best if not e.strong and e.part],
                     f"{_FAILURE_NOTES[kind]}; the answer is quoted from the source.")
-        if kind in ("empty", "citations", "unsupported"):
+        if kind in ("empty", "citations", "unsupported", "offtopic"):
             # No source sentence can stand in: say so rather than show a made-up answer.
             text = ("来源中没有句子明确回答这个问题。" if in_chinese(question)
                     else "No sentence in the sources clearly answers this question.")
-            said = f" It said: “{model_text}”" if kind == "unsupported" else ""
+            said = f" It said: “{model_text}”" if kind in ("unsupported", "offtopic") else ""
             return text, False, [], f"{_FAILURE_NOTES[kind]}.{said}"
         return model_text, False, [], ""
     if len(best) < 2 or not any(e.part for e in best):

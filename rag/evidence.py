@@ -484,7 +484,8 @@ def failure(
     in 1937.", while strong evidence exists), "copy" (a whole passage copied) or
     "unsupported" (no claim of it is backed by the sources: a changed figure, a
     sentence that answers something else, or a made-up answer to a question the
-    sources do not cover).
+    sources do not cover) or "offtopic" (a backed sentence about something else than
+    the question asks, while no strong evidence answers it: :func:`is_off_topic`).
     """
     text = model_text.strip()
     if not text:
@@ -498,6 +499,8 @@ def failure(
     claims = [s for s in sentences if is_claim(s.text)]
     if strong and claims and is_echo([s.text for s in claims], question):
         return "echo"
+    if not strong and claims and is_off_topic([s.text for s in claims], question):
+        return "offtopic"
     if is_copy(text, sources):
         return "copy"
     from rag.types import Support
@@ -505,6 +508,27 @@ def failure(
     if claims and all(s.support in (Support.UNSUPPORTED, Support.UNCITED) for s in claims):
         return "unsupported"
     return ""
+
+
+OFF_TOPIC_MIN_TERMS = 4  # a claim with this many words of its own is a sentence, not a bare answer
+_HOW_WORDS = frozenset({"many", "much", "long", "far", "old", "often"})  # "how many …"
+
+
+def is_off_topic(claims: Sequence[str], question: str) -> bool:
+    """Whether the reply answers another question: a full sentence that holds under half
+    of the question's words ("Employees get 30 days of paid holiday" for "How many weeks
+    of parental leave do employees get?"). Only English questions: a Chinese answer
+    often words the question differently, and its character pairs then do not match."""
+    if not question or in_chinese(question):
+        return False
+    asked = {t for t in _terms(question) - set(number_values(question)) if t not in _HOW_WORDS}
+    if not asked:
+        return False
+    said = [_terms(strip_citations(c)) for c in claims]
+    return (
+        max(len(t) for t in said) >= OFF_TOPIC_MIN_TERMS
+        and max(len(asked & t) / len(asked) for t in said) < PART_COVERAGE
+    )
 
 
 def is_echo(claims: Sequence[str], question: str) -> bool:

@@ -376,6 +376,25 @@ def test_a_made_up_answer_to_a_question_no_source_covers_is_not_shown_as_the_ans
     assert not is_claim(answer.text)  # read as a refusal, not checked as a claim
 
 
+def test_a_backed_answer_to_another_question_is_not_shown_as_the_answer():
+    holidays = "Full-time employees have 30 days of paid holiday per year."
+    llm = FakeLLM()
+    llm.enqueue("Employees get 30 days of paid holiday per year [1].")
+    answer = ask(llm, "How many weeks of parental leave do employees get?", [hit(1, holidays)])
+    assert answer.text == "No sentence in the sources clearly answers this question."
+    assert "about something else than the question" in answer.note and "30 days" in answer.note
+    # A bare answer, or a sentence in other words that keeps the question's subject, stays.
+    for reply, q in [
+        ("30 days [1].", "How many days of paid holiday do full-time employees get?"),
+        (
+            "Full-time staff are given 30 days of paid holiday [1].",
+            "How many days of paid holiday do full-time employees have?",
+        ),
+    ]:
+        llm.enqueue(reply)
+        assert ask(llm, q, [hit(1, holidays)]).text == reply
+
+
 def test_a_refusal_stays_when_no_source_answers():
     llm = FakeLLM()
     llm.enqueue("The documents do not say.")
