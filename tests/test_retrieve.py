@@ -61,6 +61,17 @@ def test_tokens_of_chinese_are_bigrams_and_characters_and_mix_with_english() -> 
     assert lexical.query_tokens("北京的人口") == ["北京", "京的", "的人", "人口"]
 
 
+def test_chinese_question_words_are_not_searched_for() -> None:
+    """What is asked ("什么", "哪个", "多少") is not in the passage; its bigrams with the
+    characters around it ("的什", "么著") would match passages by chance."""
+    assert lexical.query_tokens("路德的什么著作变得流行？") == [
+        "路德", "德的", "著作", "作变", "变得", "得流", "流行"]  # fmt: skip
+    assert lexical.query_tokens("谁是梅尔菲伯爵？") == ["是梅", "梅尔", "尔菲", "菲伯", "伯爵"]
+    assert "多少" not in lexical.query_tokens("黑豹队有多少次拦截？")
+    # The index keeps them: a passage may well say "什么".
+    assert "什么" in lexical.tokenize("这是什么")
+
+
 def test_plurals_and_case_meet() -> None:
     assert lexical.query_tokens("Policies for LAPTOPS") == lexical.tokenize("policy laptop")
 
