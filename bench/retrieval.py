@@ -25,7 +25,7 @@ gives a latency that means anything.
 
     python bench/retrieval.py [--sets fb-dev,fb-all,sec10q,...] [--limit N] [--misses]
                               [--model default|PATH|''] [--translated-sample N]
-                              [--latency 100000]
+                              [--latency 100000]   (--sets '' --latency N: latency alone)
 """
 
 from __future__ import annotations
@@ -266,7 +266,7 @@ def main() -> None:
     embedder = Embedder("default")
     embedder.embed = EmbeddingCache(embedder.embed, embedder.model_id)
     print(f"{'set':15} {'system':9} {'hit@1':>6} {'hit@5':>6} {'hit@10':>6}  notes")
-    for name in args.sets.split(","):
+    for name in [n for n in args.sets.split(",") if n]:
         folder, rows = SETS[name]()
         if args.limit:
             rows = rows[: args.limit]
