@@ -100,26 +100,3 @@ def test_a_year_a_chinese_passage_mentions_does_not_pull_a_question_to_it(
         hits = engine.search("2015年黑豹队的防守有多少次拦截记录？", 3)
         assert hits[0].file == "panthers.txt", [h.file for h in hits]
 
-
-def test_the_multilingual_space_decides_between_passages_alike_in_words(
-    tmp_path, monkeypatch
-) -> None:
-    """A passage that repeats the question's words but does not answer it loses to the one
-    the multilingual model puts nearest the question."""
-    from rag.engine import Engine
-    from rag.settings import Settings
-
-    docs = _zh_folder(
-        tmp_path,
-        monkeypatch,
-        {
-            "piano.txt": "钢琴通过琴槌敲击琴弦发声，标准钢琴共有八十八个琴键。",
-            "shop.txt": "这家琴行出售钢琴、琴键清洁剂和琴凳，每个琴键清洁剂的价格各不相同，"
-            "钢琴的价格也各不相同。",
-            "rain.txt": ZH["rain.txt"],
-        },
-    )
-    with Engine(Settings()) as engine:
-        engine.index(docs)
-        hits = engine.search("一架钢琴有多少个琴键？", 3)
-        assert hits[0].file == "piano.txt", [h.file for h in hits]
