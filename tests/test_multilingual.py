@@ -99,4 +99,3 @@ def test_a_year_a_chinese_passage_mentions_does_not_pull_a_question_to_it(
         assert engine.profiles()["group.txt"]["periods"] == []
         hits = engine.search("2015年黑豹队的防守有多少次拦截记录？", 3)
         assert hits[0].file == "panthers.txt", [h.file for h in hits]
-
