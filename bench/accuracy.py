@@ -124,8 +124,15 @@ def normalise(text: str) -> str:
     return re.sub(r"[\W_]+", "", text)
 
 
+_ASIDE = re.compile(r"\s*[(（][^()（）]*[)）]")
+
+
 def holds(text: str, gold: list[tuple[str, ...]]) -> bool:
-    """Every part's gold in ``text``; a gold that is a number must occur as that number."""
+    """Every part's gold in ``text``; a gold that is a number must occur as that number.
+
+    A gold's remark in brackets is the annotator's gloss, not part of the fact: "~74,000
+    (BP = Before Present)" is found in "about 74,000 years ago (BP)".
+    """
     norm = normalise(text)
     values = set(_values(text))
 
@@ -134,7 +141,11 @@ def holds(text: str, gold: list[tuple[str, ...]]) -> bool:
             return bool(_values(g)) and _values(g)[0] in values
         return bool(normalise(g)) and normalise(g) in norm
 
-    return bool(gold) and all(any(found(g) for g in part) for part in gold)
+    def accepted(g: str) -> bool:
+        bare = _ASIDE.sub("", g).strip()
+        return found(g) or (bool(bare) and bare != g and found(bare))
+
+    return bool(gold) and all(any(accepted(g) for g in part) for part in gold)
 
 
 def holds_numbers(text: str, gold_answer: str) -> bool | None:
@@ -414,7 +425,7 @@ def prompt_only(args, budgets: list[int]) -> int:
     from rag import evidence
     from rag.asking import RELATIVE_FLOOR, _source
     from rag.engine import Engine
-    from rag.prompts import build_prompt
+    from rag.prompts import build_prompt, load_templates, overheads
     from rag.settings import ModelSettings, Settings
 
     settings = Settings(model=ModelSettings(model=args.model, ctx=args.ctx))
@@ -422,6 +433,7 @@ def prompt_only(args, budgets: list[int]) -> int:
     with Engine(settings) as engine:
         engine.load_model()
         llm = engine._llm
+        templates = load_templates(family=llm.info.architecture)
         r = engine.settings.retrieval
         for name in args.sets.split(","):
             folder, cases = SETS[name](args.n)
@@ -438,7 +450,13 @@ def prompt_only(args, budgets: list[int]) -> int:
                 selection = evidence.select(case.question, ranked, engine.embedder)
                 for b in budgets:
                     passages = (
-                        evidence.compact_passages(selection, ranked, llm.count_tokens, b)
+                        evidence.compact_passages(
+                            selection,
+                            ranked,
+                            llm.count_tokens,
+                            b,
+                            overheads(templates, ranked, llm.count_tokens),
+                        )
                         if b
                         else None
                     )
@@ -449,6 +467,7 @@ def prompt_only(args, budgets: list[int]) -> int:
                         llm=llm,
                         answer_tokens=answer_tokens,
                         passages=passages,
+                        templates=templates,
                     )
                     tokens[b].append(prompt.prompt_tokens)
                     read = prompt.messages[-1]["content"]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rag import evidence, grounding
-from rag.prompts import Templates, build_prompt, load_templates
+from rag.prompts import Templates, build_prompt, document_name, load_templates, overheads
 from rag.text import CJK, in_chinese
 from rag.types import (
     Answer,
@@ -30,12 +30,13 @@ if TYPE_CHECKING:
 
 REFUSAL_SOURCES = 3  # closest passages listed with a refusal
 RELATIVE_FLOOR = 0.5  # passages scoring under this share of the best one are not sent
-# Tokens of source text the model reads: the best sentences with their neighbours, not
-# whole passages (reading the prompt is most of the wait on a CPU); 0 sends whole passages.
-# bench/accuracy.py --prompt-only: at 450 the gold answer stays in what the model reads for
-# every question where whole passages hold it (XQuAD en 39/40, zh 40/40, northwind 11/11)
-# while the median prompt shrinks 3% (en), 16% (zh); at 300 it shrinks 25% / 35% but loses
-# the gold for 1 (en) and 4 (zh) of 40. Passages of filings are longer and shrink more.
+# Tokens the model reads for the sources: the best sentences with their neighbours under
+# each document's name line, not whole chunks (reading the prompt is most of the wait on a
+# CPU); the names count against it; 0 sends whole passages. bench/accuracy.py --prompt-only
+# (names counted): XQuAD en keeps the gold in what the model reads for 39 of 40 questions at
+# 450, 37 at 250; sec10q 40/40 at either. Over filings (sec10q, 8 questions, one timed run)
+# the median time to first token is 9.4 s at 450 and 6.8 s at 250, with the gold numbers in
+# the model's text for 5 of 8 at both.
 CONTEXT_TOKENS = 450
 FOLLOW_UP_WORDS = 6  # a question this short, after another one, is read as a follow-up
 # Pronouns are matched in lower case (or capitalized first), so "IT" is not "it".
@@ -74,12 +75,14 @@ def answer_question(question: str, history: Sequence[Turn], *, retriever: Any, l
     selection = evidence.select(question, ranked, embedder)
     stats.evidence_s = time.perf_counter() - t1
 
-    passages = None
-    if CONTEXT_TOKENS:
-        passages = evidence.compact_passages(selection, ranked, llm.count_tokens, CONTEXT_TOKENS)
     if templates is None:
         family = getattr(getattr(llm, "info", None), "architecture", "") or ""
         templates = load_templates(family=family)
+    passages = None
+    if CONTEXT_TOKENS:
+        passages = evidence.compact_passages(
+            selection, ranked, llm.count_tokens, CONTEXT_TOKENS,
+            overheads(templates, ranked, llm.count_tokens))
     prompt = build_prompt(question, relevant, history, llm=llm,
                           answer_tokens=int(decoding.max_tokens), templates=templates,
                           passages=passages)
@@ -94,7 +97,8 @@ def answer_question(question: str, history: Sequence[Turn], *, retriever: Any, l
     stats.stop_reason = str(stop).lower() if stop is not None else ""
 
     t2 = time.perf_counter()
-    model_text = grounding.strip_copied_headers(gen.text.strip(), len(prompt.sources))
+    model_text = grounding.strip_copied_headers(
+        gen.text.strip(), len(prompt.sources), [document_name(s) for s in prompt.sources])
     sentences = grounding.check_answer(model_text, prompt.sources, embedder, question=question)
     shown = {s.number for s in prompt.sources}
     best = [e for e in selection.best() if e.source in shown]
@@ -157,6 +161,13 @@ def _evidence_first(question: str, model_text: str, sentences: Sequence[AnswerSe
             return text, False, [], f"{_FAILURE_NOTES[kind]}.{said}"
         return model_text, False, [], ""
     if len(best) < 2 or not any(e.part for e in best):
+        # One question: an answer that states another fact than the answering sentence
+        # (another name for "who", another year for "which year") is shown with that
+        # sentence quoted under it, so the reader sees what the source says.
+        if best and evidence.misses_the_fact(model_text, best[0], question):
+            return (f"{model_text}\n{evidence.quote(best[:1])}", True, [],
+                    "The model's answer does not state what the answering sentence of the "
+                    "source does: it is quoted under the answer.")
         return model_text, False, [], ""
     # Several parts: each is looked for in the answer on its own.
     added: list[Evidence] = []

@@ -292,12 +292,20 @@ class Embedder:
         return self._token_counter
 
     # -- embedding -----------------------------------------------------------
-    def embed(self, texts: list[str]) -> np.ndarray:
-        """Vectors for ``texts``, shape (len(texts), dim), float32, unit length."""
+    @property
+    def lanes(self) -> int:
+        """Batches that can run side by side, each on its own core (onnx sessions; 1 for
+        torch, which spreads one batch over every core itself)."""
+        return self._onnx_model().sessions if self.runtime == "onnx" else 1
+
+    def embed(self, texts: list[str], workers: int | None = None) -> np.ndarray:
+        """Vectors for ``texts``, shape (len(texts), dim), float32, unit length.
+
+        ``workers`` caps the lanes used (all by default), to leave cores to other work."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self.runtime == "onnx":
-            return self._onnx_model().embed(list(texts), self.batch_size)
+            return self._onnx_model().embed(list(texts), self.batch_size, workers)
         vectors = self.model.encode(
             list(texts), batch_size=self.batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False)

@@ -38,6 +38,7 @@ from rag.text import (
     CJK,
     HAN_CHARS,
     STOP_WORDS,
+    cjk_share,
     content_terms,
     fold,
     in_chinese,
@@ -116,8 +117,11 @@ def answer_type(question: str) -> str | None:
     ):
         return "date"
     if re.search(
-        r"\b(who|whom|whose)\b|\bwhich (person|people|man|woman|company|team)\b"
-        r"|谁|哪位|哪个人|什么人",
+        r"\b(who|whom|whose)\b|\b(which|what) (\w+ ){0,2}(person|people|man|woman|company|team"
+        r"|president|king|queen|emperor|secretary|leader|author|writer|scientist|player|actor"
+        r"|architect|designer|firm|band)\b"
+        r"|谁|哪位|哪个人|什么人|哪[些个]?[^，。？?]{0,4}(科学家|总统|国王|皇帝|作家|作者|领导人"
+        r"|秘书长|公司|球队|乐队|建筑师|设计师)",
         q,
     ):
         return "person"
@@ -132,8 +136,9 @@ def answer_type(question: str) -> str | None:
     ):
         return "amount"
     if re.search(
-        r"\bwhere\b|\bwhich (country|city|place|region|state)\b|哪里|哪儿|在哪|何处"
-        r"|哪个(国家|城市|地方|省)",
+        r"\bwhere\b|\b(which|what) (\w+ ){0,2}(country|city|place|region|state|colony|county"
+        r"|province|town|island|river|continent|nation|territory)\b|哪里|哪儿|在哪|何处"
+        r"|哪[个块座片]?[^，。？?]{0,4}(国家|城市|地方|地区|省|州|县|殖民地|岛|河)",
         q,
     ):
         return "place"
@@ -153,25 +158,34 @@ _ZH_PLACE = re.compile(rf"[{HAN_CHARS}]{{1,6}}(?:省|市|县|区|国|州|岛|山
 
 def has_type(sentence: str, kind: str | None, question: str) -> bool:
     """Whether ``sentence`` states a fact of the expected kind that the question does not."""
+    return bool(kind_facts(sentence, kind, question))
+
+
+def kind_facts(sentence: str, kind: str | None, question: str) -> list[str]:
+    """The facts of the expected kind ``sentence`` states that the question does not: the
+    years, dates, amounts (as written) or names that could answer it."""
     if kind is None:
-        return False
+        return []
     q_numbers = set(number_values(question))
-    q_fold = fold(question)
     if kind == "year":
-        return any(
-            m.group(0) and re.sub(r"\D", "", m.group(0)) not in q_numbers
+        return [
+            m.group(0)
             for m in _YEAR.finditer(sentence)
-        )
+            if m.group(0) and re.sub(r"\D", "", m.group(0)) not in q_numbers
+        ]
     if kind == "date":
-        return bool(_MONTH.search(sentence)) or has_type(sentence, "year", question)
-    if kind == "amount":
-        return any(n not in q_numbers for n in number_values(sentence)) or bool(
-            re.search(r"[一二三四五六七八九十百千万亿两]+\s*[个次天年人位岁元%％倍]", sentence)
-            and CJK.search(question) is not None
+        return [m.group(0) for m in _MONTH.finditer(sentence)] + kind_facts(
+            sentence, "year", question
         )
+    if kind == "amount":
+        found = [n for n in number_values(sentence) if n not in q_numbers]
+        if CJK.search(question):
+            found += _CJK_AMOUNT.findall(sentence)
+        return found
     if kind in ("person", "place"):
-        if CJK.search(sentence):
-            return _cjk_names(sentence, q_fold, kind)
+        q_fold = fold(question)
+        # A Chinese sentence names people and firms in Latin letters too ("Energiprojekt AB").
+        names = _cjk_names(sentence, q_fold, kind) if CJK.search(sentence) else []
         for m in _NAME.finditer(sentence):
             words = [w for w in m.group(0).split() if w.lower() not in STOP_WORDS]
             if (
@@ -179,18 +193,56 @@ def has_type(sentence: str, kind: str | None, question: str) -> bool:
                 and all(fold(w) not in q_fold for w in words)
                 and not (m.start() == 0 and len(words) == 1)
             ):
+                names.append(m.group(0))
+        return names
+    return []
+
+
+_CJK_AMOUNT = re.compile(r"[一二三四五六七八九十百千万亿两]+\s*[个次天年人位岁元%％倍]")
+
+
+# jieba's tags for the names that answer "who" (a person or an organisation) and "where";
+# "nz" (another proper noun: a title, a product) answers neither.
+_KIND_TAGS = {"person": ("nr", "nt"), "place": ("ns", "nt")}
+
+
+def _cjk_names(sentence: str, q_fold: str, kind: str) -> list[str]:
+    from rag.grounding import cjk_names
+
+    names = [n for n in cjk_names(sentence, _KIND_TAGS[kind]) if fold(n) not in q_fold]
+    if not names and kind == "place":
+        names = _ZH_PLACE.findall(sentence)
+    return names
+
+
+def states(answer: str, facts: Sequence[str]) -> bool:
+    """Whether ``answer`` states one of ``facts`` (numbers by value, names by a word)."""
+    a_fold = fold(strip_citations(answer))
+    values = set(number_values(a_fold))
+    for f in facts:
+        if re.fullmatch(r"[\d,.]+", f):
+            if f in values:
                 return True
-        return False
+        elif CJK.search(f):
+            if fold(f) in a_fold:
+                return True
+        elif any(
+            re.search(rf"(?<![a-z]){re.escape(fold(w))}(?![a-z])", a_fold)
+            for w in f.split()
+            if w.lower() not in STOP_WORDS
+        ):
+            return True
     return False
 
 
-def _cjk_names(sentence: str, q_fold: str, kind: str) -> bool:
-    from rag.grounding import facts
-
-    names = [f for f in facts(sentence) if CJK.search(f) and fold(f) not in q_fold]
-    if names:
-        return True
-    return kind == "place" and bool(_ZH_PLACE.search(sentence))
+def misses_the_fact(answer: str, ev: Evidence, question: str) -> bool:
+    """Whether the model's answer states none of the facts of the kind asked for ("who":
+    a name, "which year": a year) that strong evidence for the question states: the model
+    answered from another sentence, or with another fact, than the one that answers."""
+    if not ev.strong:
+        return False
+    facts = kind_facts(ev.text, answer_type(question), question)
+    return bool(facts) and not states(answer, facts)
 
 
 # -- words ------------------------------------------------------------------------------
@@ -271,15 +323,20 @@ def score_candidates(question: str, cands: list[Candidate], embedder=None) -> No
     kind = answer_type(question)
     sims = _similarities(question, cands, embedder)
     best_rank = max((c.source.score for c in cands), default=1.0) or 1.0
+    # The bundled embedder reads English only: its cosine between Chinese texts is mostly
+    # noise, so for a Chinese question the words take over the meaning's weight.
+    chinese = cjk_share(question)
+    meaning_weight = MEANING_WEIGHT * (1.0 - chinese)
+    word_weight = WORD_WEIGHT + MEANING_WEIGHT * chinese
     for c, sim in zip(cands, sims, strict=True):
         covered = sum(w for t, w in weight.items() if t in c.terms) / total
         c.coverage = min(1.0, covered / full)
-        c.meaning = max(0.0, float(sim))
+        c.meaning = max(0.0, float(sim)) * (1.0 - chinese)
         c.typed = has_type(c.text, kind, question)
         type_score = (1.0 if c.typed else 0.0) if kind else 0.5
         rank = c.source.score / best_rank
         c.score = (
-            WORD_WEIGHT * c.coverage + MEANING_WEIGHT * c.meaning + TYPE_WEIGHT * type_score
+            word_weight * c.coverage + meaning_weight * c.meaning + TYPE_WEIGHT * type_score
         ) * (0.9 + 0.1 * rank)
 
 
@@ -331,23 +388,36 @@ def select(question: str, sources: Sequence[Source], embedder=None) -> Selection
 # -- the compact prompt ------------------------------------------------------------------
 NEIGHBOUR_SHARE = 0.8  # a neighbour of a chosen sentence ranks at this share of its score
 MIN_SENTENCE_TERMS = 2  # a "sentence" with fewer content words is not sent to the model
+MUST_SHARE = 0.5  # a source's best sentence is sent first only when it scores this share of
+# the best sentence of all
 
 
 def compact_passages(
-    selection: Selection, sources: Sequence[Source], count_tokens: Callable[[str], int], budget: int
+    selection: Selection,
+    sources: Sequence[Source],
+    count_tokens: Callable[[str], int],
+    budget: int,
+    overheads: tuple[dict[int, int], dict[str, int]] | None = None,
 ) -> dict[int, str]:
     """What the model reads of each source: its best sentences with their neighbours.
 
-    Every source keeps at least its best sentence (rank order, while the budget
-    lasts; a source whose sentences are only a page number or a heading word is
-    left out); then sentences are added best first, each bringing the sentence
-    before and after it, until ``budget`` tokens are used. Chosen sentences are
-    written in document order, and a gap between them is marked with "…".
+    Every source whose best sentence is worth reading (at least ``MUST_SHARE`` of
+    the best sentence's score: a passage of boilerplate retrieved for a shared word
+    is left out) keeps that sentence (rank order, while the budget lasts; a source
+    whose sentences are only a page number or a heading word is left out); then
+    sentences are added best first, each bringing the sentence before and after
+    it, until ``budget`` tokens are used. ``overheads`` (from
+    :func:`rag.prompts.overheads`: tokens per source line and per document line)
+    are counted when a sentence opens a source or a document, so the budget
+    bounds all the model reads for the sources, names included. Chosen sentences
+    are written in document order, and a gap between them is marked with "…".
     Returns source number -> text; a source missing from it did not fit.
     """
     scores = selection.sentence_scores()
     spans = {s.number: sentence_spans(s.text) for s in sources}
     by_number = {s.number: s for s in sources}
+    per_source, per_document = overheads or ({}, {})
+    top = max(scores.values(), default=0.0)
     priority: list[tuple[float, int, int]] = []  # (priority, source number, sentence index)
     for s in sources:
         ranked = sorted(
@@ -357,24 +427,32 @@ def compact_passages(
         )
         for place, j in enumerate(ranked):
             score = scores.get((s.number, spans[s.number][j][0]), 0.0)
-            priority.append((score + (2.0 - s.number / 1000 if place == 0 else 0.0), s.number, j))
+            must = place == 0 and score >= MUST_SHARE * top
+            priority.append((score + (2.0 - s.number / 1000 if must else 0.0), s.number, j))
             for k in (j - 1, j + 1):
                 if 0 <= k < len(spans[s.number]):
                     priority.append((score * NEIGHBOUR_SHARE, s.number, k))
     priority.sort(key=lambda t: t[0], reverse=True)
     chosen: dict[int, set[int]] = {}
+    opened: set[str] = set()
     used = 0
     for _, number, j in priority:
         if j in chosen.get(number, set()):
             continue
+        source = by_number[number]
         a, b = spans[number][j]
-        if len(_terms(by_number[number].text[a:b])) < MIN_SENTENCE_TERMS:
+        if len(_terms(source.text[a:b])) < MIN_SENTENCE_TERMS:
             continue  # a page number or a lone heading word tells the model nothing
-        cost = count_tokens(" ".join(by_number[number].text[a:b].split())) + 1
+        cost = count_tokens(" ".join(source.text[a:b].split())) + 1
+        if number not in chosen:
+            cost += per_source.get(number, 0)
+            if source.file not in opened:
+                cost += per_document.get(source.file, 0)
         if used + cost > budget:
             continue
         used += cost
         chosen.setdefault(number, set()).add(j)
+        opened.add(source.file)
     out: dict[int, str] = {}
     for number, picked in chosen.items():
         text = by_number[number].text

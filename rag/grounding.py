@@ -92,11 +92,22 @@ _COPIED_HEADER = re.compile(
     re.IGNORECASE | re.MULTILINE)
 
 
-def strip_copied_headers(text: str, n_sources: int) -> str:
+def strip_copied_headers(text: str, n_sources: int, documents: Sequence[str] = ()) -> str:
     """Keep what the model said after a copied source header, and turn the header into
-    a citation at the end of its line, where a reader expects it."""
+    a citation at the end of its line, where a reader expects it. A copied document
+    line (one of ``documents``, the names the prompt gave, followed by ":") is dropped
+    the same way."""
     out = []
+    names = sorted({d for d in documents if d}, key=len, reverse=True)
     for line in text.split("\n"):
+        bare = line.lstrip()
+        named = next((d for d in names if bare.startswith(d)
+                      and bare[len(d):].lstrip().startswith((":", "："))), None)
+        if named is not None:
+            rest = bare[len(named):].lstrip()[1:].strip()
+            if rest:
+                out.append(rest)
+            continue
         m = _COPIED_HEADER.match(line)
         if not m or not 1 <= int(m.group(1)) <= n_sources:
             out.append(line)
@@ -205,12 +216,15 @@ def facts(sentence: str) -> list[str]:
             continue
         found.append(w)
     if CJK.search(sentence):
-        found.extend(_cjk_names(sentence))
+        found.extend(cjk_names(sentence))
     seen: set[str] = set()
     return [f for f in found if not (f in seen or seen.add(f))]
 
 
-def _cjk_names(sentence: str) -> list[str]:
+NAME_TAGS = ("nr", "ns", "nt", "nz")  # jieba: person, place, organisation, other proper noun
+
+
+def cjk_names(sentence: str, tags: Sequence[str] = NAME_TAGS) -> list[str]:
     """Chinese person, place and organisation names (jieba's part-of-speech tags)."""
     import logging
 
@@ -226,7 +240,7 @@ def _cjk_names(sentence: str) -> list[str]:
         cache.mkdir(parents=True, exist_ok=True)
         jieba.dt.tmp_dir = str(cache)
     return [p.word for p in jieba.posseg.cut(sentence)
-            if p.flag in ("nr", "ns", "nt", "nz") and len(p.word) >= 2 and CJK.search(p.word)]
+            if p.flag in tags and len(p.word) >= 2 and CJK.search(p.word)]
 
 
 def _fact_key(fact: str) -> str:
@@ -387,9 +401,12 @@ def _evidence(j: _Judgement, cited: tuple[int, ...]) -> str:
 def _prepare(source: Source) -> _Prepared:
     text = source.text
     sentences = [text[a:b] for a, b in split_sentences(text)] or [text]
-    folded = fold(text)
+    # The prompt names each passage's document (its title or file name): "Q3 2022" or
+    # "Amazon" taken from there is backed by the source as the model was shown it.
+    named = f"{getattr(source, 'title', '') or ''} {source.file.rsplit('/', 1)[-1]} {text}"
+    folded = fold(named)
     sentences = [" ".join(s.split()) for s in sentences]
-    return _Prepared(source, folded, set(number_values(folded)), content_terms(text), sentences,
+    return _Prepared(source, folded, set(number_values(folded)), content_terms(named), sentences,
                      [content_terms(s) for s in sentences])
 
 

@@ -9,7 +9,10 @@ few files' chunks are held in memory at once.
 
 Phase two embeds: the chunks waiting for a vector are taken from the store in
 batches across files (so a folder of many small files fills whole batches) and
-given their vectors; search uses every vector written so far.
+given their vectors; search uses every vector written so far. Reading keeps about
+one core busy, so where the embedder runs on several cores (``embedder.lanes``) one
+of them starts embedding while later files are still read: the chunks written first
+are often embedded before phase two begins.
 
 Both phases resume where they stopped: each file's chunks are written in one
 transaction (a very large file in parts of ``_PART_CHUNKS``, and read again from
@@ -44,6 +47,7 @@ EmbedTextFn = Callable[[object], str]
 _PREFETCH = 2  # files loaded ahead of the writer; bounds memory on large folders
 _PART_CHUNKS = 2000  # chunks of one file written per transaction; bounds memory on big files
 _EMBED_GROUP = 256  # chunks embedded between checks for cancellation and progress
+_EARLY_GROUP = 32  # chunks embedded at a time while reading: phase two waits for one group
 _FLUSH_EVERY = 8192  # embedded chunks between saves of the vectors file
 
 
@@ -144,6 +148,7 @@ def index_folder(
         daemon=True,
     )
     producer.start()
+    early = _EarlyEmbedder(store, embedder, embed_text) if embed and changed else None
     try:
         while True:
             if should_stop():
@@ -173,10 +178,12 @@ def index_folder(
         stop.set()
         _drain(works)
         producer.join(timeout=30)
+        if early is not None:
+            report.embedded = report.embedded_while_reading = early.finish()
     report.searchable_seconds = time.monotonic() - started
     if embed and not report.cancelled:
         ready = report.count(FileStatus.INDEXED) + report.count(FileStatus.UNCHANGED)
-        report.embedded, stopped = embed_pending(
+        embedded, stopped = embed_pending(
             store,
             embedder,
             on_progress=lambda d, t, p: on_progress(
@@ -189,6 +196,7 @@ def index_folder(
             should_stop=should_stop,
             embed_text=embed_text,
         )
+        report.embedded += embedded
         report.cancelled = stopped
     report.pending = store.count_pending()
     elapsed = time.monotonic() - started
@@ -217,7 +225,6 @@ def embed_pending(
     on_progress = on_progress or (lambda done, total, detail: None)
     should_stop = should_stop or (lambda: False)
     embed_text = embed_text or _chunk_text
-    english_only = bool(getattr(embedder, "english_only", False))
     started = time.monotonic()
     done = embedded = since_flush = 0
     total = store.count_pending()
@@ -229,21 +236,10 @@ def embed_pending(
         batch = store.pending_chunks(_EMBED_GROUP)
         if not batch:
             break
-        texts = [embed_text(c) for c in batch]
-        skip = [english_only and cjk_unreadable(t) for t in texts]
-        readable = [i for i, s in enumerate(skip) if not s]
-        unreadable = [c.id for c, s in zip(batch, skip, strict=True) if s]
-        if unreadable:
-            ml = multilingual.shared()
-            if ml is not None:  # the multilingual space reads them instead (rag.multilingual)
-                texts_ml = [texts[i] for i, s in enumerate(skip) if s]
-                store.set_ml_vectors(unreadable, ml.embed_passages(texts_ml))
-            store.set_vectors(unreadable, None)
-        if readable:
-            vectors = embedder.embed([texts[i] for i in readable])
-            embedded += store.set_vectors([batch[i].id for i in readable], vectors)
+        got, readable = _embed_group(store, embedder, batch, embed_text)
+        embedded += got
         done += len(batch)
-        since_flush += len(readable)
+        since_flush += readable
         if since_flush >= _FLUSH_EVERY:  # a crash now rebuilds less at the next start
             store.flush()
             since_flush = 0
@@ -255,6 +251,78 @@ def embed_pending(
             IndexProgress("", 0, elapsed, "embedding", eta=estimate_left(done, total, elapsed)),
         )
     return embedded, False
+
+
+def _embed_group(store, embedder, batch, embed_text: EmbedTextFn, **embed_kw) -> tuple[int, int]:
+    """Embed one group of waiting chunks and store their vectors. Chunks the model cannot
+    read (mostly Chinese under an English-only model, see cjk_unreadable) get a vector of
+    the multilingual space instead, or none. Returns (chunks given a vector, chunks the
+    model read)."""
+    english_only = bool(getattr(embedder, "english_only", False))
+    texts = [embed_text(c) for c in batch]
+    skip = [english_only and cjk_unreadable(t) for t in texts]
+    readable = [i for i, s in enumerate(skip) if not s]
+    unreadable = [c.id for c, s in zip(batch, skip, strict=True) if s]
+    if unreadable:
+        ml = multilingual.shared()
+        if ml is not None:  # the multilingual space reads them instead (rag.multilingual)
+            texts_ml = [texts[i] for i, s in enumerate(skip) if s]
+            store.set_ml_vectors(unreadable, ml.embed_passages(texts_ml))
+        store.set_vectors(unreadable, None)
+    if not readable:
+        return 0, 0
+    vectors = embedder.embed([texts[i] for i in readable], **embed_kw)
+    return store.set_vectors([batch[i].id for i in readable], vectors), len(readable)
+
+
+class _EarlyEmbedder:
+    """Embeds waiting chunks on a spare core while phase one still reads files.
+
+    Runs only where the embedder has more than one lane (``embedder.lanes``: sessions
+    that run side by side, one per core), and uses all but one, leaving a core to
+    reading, which is mostly one Python thread. It takes small groups, so phase two
+    never waits long for the last one, and reports no progress: phase two's counts
+    start from what is left. It starts only when files changed (a resumed phase two
+    has nothing to overlap with). The writer lock is the caller's, held for both phases;
+    chunks replaced meanwhile are passed over by ``set_vectors``.
+    """
+
+    def __init__(self, store, embedder, embed_text: EmbedTextFn | None) -> None:
+        self.embedded = 0
+        self._error: BaseException | None = None
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        lanes = int(getattr(embedder, "lanes", 1) or 1)
+        if lanes < 2:
+            return
+        self._args = (store, embedder, embed_text or _chunk_text, lanes - 1)
+        self._thread = threading.Thread(target=self._run, name="quarry-embed-early", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        store, embedder, embed_text, workers = self._args
+        try:
+            while not self._done.is_set():
+                # A group is taken only while more than a group waits: a small folder is
+                # embedded by phase two alone, which so always has progress to report.
+                if store.count_pending() <= _EARLY_GROUP:
+                    self._done.wait(0.2)
+                    continue
+                batch = store.pending_chunks(_EARLY_GROUP)
+                self.embedded += _embed_group(store, embedder, batch, embed_text, workers=workers)[
+                    0
+                ]
+        except BaseException as exc:  # re-raised on the indexing thread by finish()
+            self._error = exc
+
+    def finish(self) -> int:
+        """Stop after the group in hand; the chunks embedded (raises what the thread met)."""
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self.embedded
 
 
 def _chunk_text(chunk) -> str:

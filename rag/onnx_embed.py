@@ -24,9 +24,11 @@ import importlib.util
 import json
 import logging
 import os
+import queue
 import shutil
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -52,10 +54,15 @@ _PROBES = [
     "Net income attributable to shareholders was $1.2 billion, down from $1.5 billion.",
 ]
 _export_lock = threading.Lock()
-# Padded tokens per batch: 8 passages of a full 256-token window. Measured on 2 cores on
-# FinanceBench passages (about 200 tokens), 2,048 tokens a batch embed 7% faster than
-# 4,096 and 20% faster than 8,192: a small batch's activations stay in cache.
-BATCH_TOKENS = 2048
+# Padded tokens per batch: one passage of the full 256-token window, or several short
+# ones. Measured on 2 cores on FinanceBench passages (about 190 tokens, two sessions side
+# by side), 256 tokens a batch embed about 8% faster than 512 and 15% faster than 2,048:
+# a small batch's activations and attention scores stay in cache, and little is padded.
+BATCH_TOKENS = 256
+# At most this many sessions run batches side by side, one per core (more cores give
+# each session more threads): two one-thread sessions on 2 cores embed faster than one
+# two-thread session, which waits for its slower thread at every operator.
+MAX_SESSIONS = 4
 
 
 class ExportError(RuntimeError):
@@ -134,8 +141,19 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+def _layout(cores: int) -> tuple[int, int]:
+    """(sessions, threads per session) for ``cores``: one session per core, up to
+    ``MAX_SESSIONS``, and the cores beyond that shared out as threads."""
+    sessions = max(1, min(cores, MAX_SESSIONS))
+    return sessions, max(1, cores // sessions)
+
+
 class OnnxEmbedder:
-    """A loaded int8 export: ``embed(texts)`` gives unit-length float32 vectors."""
+    """A loaded int8 export: ``embed(texts)`` gives unit-length float32 vectors.
+
+    Thread-safe: each call takes sessions from a pool, so a question's vector waits for
+    one small batch of an indexing run at most, never for the whole of it.
+    """
 
     def __init__(self, model_path: Path, onnx_file: Path) -> None:
         import onnxruntime as ort
@@ -147,15 +165,24 @@ class OnnxEmbedder:
         tok.no_padding()
         tok.enable_truncation(max_length=self.max_tokens)
         self._tokenizer = tok
+        count, threads = _layout(_cores())
         options = ort.SessionOptions()
-        options.intra_op_num_threads = _cores()
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(
-            str(onnx_file), options, providers=["CPUExecutionProvider"]
-        )
-        self._inputs = {i.name for i in self._session.get_inputs()}
-        self._lock = threading.Lock()
+        first = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        # Each session holds its own copy of the int8 weights (about 60 MB).
+        sessions = [first] + [
+            ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+            for _ in range(count - 1)
+        ]
+        self._inputs = {i.name for i in first.get_inputs()}
+        self._free: queue.Queue = queue.Queue()
+        for session in sessions:
+            self._free.put(session)
+        self.sessions = count
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     @classmethod
     def open(cls, model_path: Path) -> OnnxEmbedder:
@@ -165,13 +192,17 @@ class OnnxEmbedder:
             export(model_path, target)
         return cls(model_path, target)
 
-    def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+    def embed(
+        self, texts: list[str], batch_size: int = 32, workers: int | None = None
+    ) -> np.ndarray:
         """Vectors for ``texts``, shape (len(texts), dim), float32, unit length.
 
         Texts are batched longest first, like sentence-transformers, so a batch
         pads to lengths that are alike; a batch holds at most ``batch_size`` texts
         and about ``BATCH_TOKENS`` tokens, so short texts go many at a time and
         long ones few (on a CPU a smaller batch of long texts stays in cache).
+        Batches run on up to ``workers`` sessions at once (all of them by default);
+        a batch's vectors do not depend on which session ran it.
         """
         texts = list(texts)
         encodings = self._tokenizer.encode_batch(texts)
@@ -181,34 +212,67 @@ class OnnxEmbedder:
             sorted(range(len(texts)), key=lambda j: (-len(encodings[j].ids), texts[j])),
             dtype=np.int64,
         )
+        batches = _batches([len(encodings[j].ids) for j in order], order, batch_size)
+        lanes = min(workers or self.sessions, self.sessions, len(batches))
+        if lanes <= 1:
+            done = self._run_lane(iter(batches), threading.Lock(), encodings)
+        else:
+            todo, lock = iter(batches), threading.Lock()
+            futures = [
+                self._executor().submit(self._run_lane, todo, lock, encodings) for _ in range(lanes)
+            ]
+            done = [pair for f in futures for pair in f.result()]
         out: np.ndarray | None = None
-        for idx in _batches([len(encodings[j].ids) for j in order], order, batch_size):
-            width = max(len(encodings[j].ids) for j in idx)
-            ids = np.zeros((len(idx), width), dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            types = np.zeros((len(idx), width), dtype=np.int64)
-            for row, j in enumerate(idx):
-                e = encodings[j]
-                n = len(e.ids)
-                ids[row, :n] = e.ids
-                mask[row, :n] = 1
-                types[row, :n] = e.type_ids
-            feeds = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in self._inputs:
-                feeds["token_type_ids"] = types
-            with self._lock:
-                hidden = self._session.run(None, feeds)[0]
-            if self.pooling == "cls":
-                vec = hidden[:, 0, :]
-            else:
-                m = mask[..., None].astype(np.float32)
-                vec = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
-            vec = vec / np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-12)
+        for idx, vec in done:
             if out is None:
                 out = np.zeros((len(texts), vec.shape[1]), dtype=np.float32)
             out[idx] = vec
         assert out is not None
         return out
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.sessions, thread_name_prefix="quarry-embed")
+            return self._pool
+
+    def _run_lane(
+        self, todo, lock: threading.Lock, encodings
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Take batches from ``todo`` until none is left, on one session of the pool."""
+        session = self._free.get()
+        out = []
+        try:
+            while True:
+                with lock:
+                    idx = next(todo, None)
+                if idx is None:
+                    return out
+                out.append((idx, self._run_batch(session, idx, encodings)))
+        finally:
+            self._free.put(session)
+
+    def _run_batch(self, session, idx: np.ndarray, encodings) -> np.ndarray:
+        width = max(len(encodings[j].ids) for j in idx)
+        ids = np.zeros((len(idx), width), dtype=np.int64)
+        mask = np.zeros((len(idx), width), dtype=np.int64)
+        types = np.zeros((len(idx), width), dtype=np.int64)
+        for row, j in enumerate(idx):
+            e = encodings[j]
+            n = len(e.ids)
+            ids[row, :n] = e.ids
+            mask[row, :n] = 1
+            types[row, :n] = e.type_ids
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = types
+        hidden = session.run(None, feeds)[0]
+        if self.pooling == "cls":
+            vec = hidden[:, 0, :]
+        else:
+            m = mask[..., None].astype(np.float32)
+            vec = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+        return vec / np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-12)
 
 
 def _batches(lengths: list[int], order: np.ndarray, most: int) -> list[np.ndarray]:

@@ -15,7 +15,7 @@ evaluation is most of the wait before the first answer word.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -25,18 +25,20 @@ from rag import errors, paths
 from rag.text import fold, strip_citations
 from rag.types import Hit, Source, Turn
 
-SYSTEM, USER, SOURCE = "system.txt", "user.txt", "source.txt"
+SYSTEM, USER, SOURCE, DOCUMENT = "system.txt", "user.txt", "source.txt", "document.txt"
 
 # The placeholders each template must contain, and those it may contain.
 REQUIRED: dict[str, tuple[str, ...]] = {
     SYSTEM: (),
     USER: ("sources", "question"),
     SOURCE: ("number", "text"),
+    DOCUMENT: (),
 }
 ALLOWED: dict[str, tuple[str, ...]] = {
     SYSTEM: (),
     USER: ("sources", "question"),
     SOURCE: ("number", "text", "location", "file", "page"),
+    DOCUMENT: ("document", "file"),
 }
 # Room kept free beyond the counted prompt and the answer: chat templates may add a
 # token or two where pieces meet, and the count is made piece by piece.
@@ -63,6 +65,7 @@ class Templates:
     system: str
     user: str
     source: str
+    document: str = "{document}:"  # the line naming a document once, above its passages
     origin: dict[str, str] = field(default_factory=dict)  # file name -> where it was read from
 
 
@@ -86,7 +89,7 @@ def load_templates(override_dir: Path | None = None, family: str = "") -> Templa
     family = re.sub(r"[^a-z0-9_-]", "", family.lower())
     texts: dict[str, str] = {}
     origin: dict[str, str] = {}
-    for name in (SYSTEM, USER, SOURCE):
+    for name in (SYSTEM, USER, SOURCE, DOCUMENT):
         own = folder / name
         if own.is_file():
             try:
@@ -103,7 +106,8 @@ def load_templates(override_dir: Path | None = None, family: str = "") -> Templa
             origin[name] = f"built-in {name}"
         validate_template(name, texts[name], origin[name])
     return Templates(system=texts[SYSTEM].strip(), user=texts[USER].strip(),
-                     source=texts[SOURCE].strip(), origin=origin)
+                     source=texts[SOURCE].strip(), document=texts[DOCUMENT].strip(),
+                     origin=origin)
 
 
 def validate_template(name: str, text: str, where: str) -> None:
@@ -136,23 +140,66 @@ def location(file: str, page: int | None) -> str:
     return f"{name}, p. {page}" if page is not None else name
 
 
-def format_source(templates: Templates, number: int, hit: Hit | Source,
-                  text: str | None = None, titled: bool = True) -> str:
-    """One source as the model reads it; ``text`` replaces the passage (its best sentences).
+def document_name(hit: Hit | Source) -> str:
+    """How the model is told which document passages come from: the document's title when
+    it says more than the file name ("Amazon.com, Inc. (AMZN) · quarterly report · Q3
+    2023" for "2023 Q3 AMZN.pdf"), else the file name. Not the page: the model has no use
+    for it (the reader gets file and page from Quarry's citations), and digits cost a
+    token each."""
+    name = hit.file.rsplit("/", 1)[-1]
+    title = " ".join(getattr(hit, "title", "").split())
+    if title and fold(title) not in fold(name.replace("-", " ").replace("_", " ")):
+        return title
+    return name
 
-    One line per source: whitespace runs (PDF tables are full of them) cost tokens.
-    The document's title goes with its location when it says more than the file name
-    and ``titled`` (a prompt names each document's title once, at its first passage:
-    a filing's title line is some 30 tokens, and five passages of one filing repeated
-    it five times).
+
+def format_document(templates: Templates, hit: Hit | Source) -> str:
+    """The line naming a document, written once above its passages."""
+    return fill(templates.document, document=document_name(hit), file=hit.file)
+
+
+def format_source(templates: Templates, number: int, hit: Hit | Source,
+                  text: str | None = None) -> str:
+    """One passage as the model reads it; ``text`` replaces the passage (its best sentences).
+
+    One line per passage: whitespace runs (PDF tables are full of them) cost tokens. The
+    document it comes from is named by its document line (:func:`format_document`), once
+    for all its passages: a filing's title is some 35 tokens, and five passages of one
+    filing used to repeat it (and the file name and page) five times.
     """
     text = " ".join((hit.text if text is None else text).split())
-    where = location(hit.file, hit.page)
-    title = " ".join(getattr(hit, "title", "").split()) if titled else ""
-    if title and fold(title) not in fold(where.replace("-", " ").replace("_", " ")):
-        where = f"{where} ({title})"
-    return fill(templates.source, number=str(number), text=text, location=where, file=hit.file,
+    return fill(templates.source, number=str(number), text=text,
+                location=location(hit.file, hit.page), file=hit.file,
                 page="" if hit.page is None else str(hit.page))
+
+
+def overheads(templates: Templates, sources: Sequence[Source],
+              count_tokens: Callable[[str], int]) -> tuple[dict[int, int], dict[str, int]]:
+    """What naming costs in the prompt, in tokens: per source number its line without the
+    text, per file its document line. :func:`rag.evidence.compact_passages` counts them
+    against its budget, so the budget bounds what the model reads for the sources."""
+    per_source = {s.number: count_tokens(format_source(templates, s.number, s, "") + "\n")
+                  for s in sources}
+    per_document = {s.file: count_tokens(format_document(templates, s) + "\n") for s in sources}
+    return per_source, per_document
+
+
+def pack_sources(templates: Templates, lines: Sequence[tuple[Hit | Source, str]]) -> str:
+    """The sources block: each document's line, then its passages (rank order within it),
+    documents in the order of their best-ranked passage."""
+    by_file: dict[str, list[str]] = {}
+    heads: dict[str, str] = {}
+    for hit, line in lines:
+        if hit.file not in by_file:
+            by_file[hit.file] = []
+            heads[hit.file] = format_document(templates, hit)
+        by_file[hit.file].append(line)
+    out: list[str] = []
+    for file, passages in by_file.items():
+        if heads[file]:
+            out.append(heads[file])
+        out.extend(passages)
+    return "\n".join(out)
 
 
 @dataclass
@@ -179,7 +226,8 @@ def build_prompt(question: str, hits: Sequence[Hit], history: Sequence[Turn], *,
     more than a quarter of the room, because the passages are what the answer
     is built from. ``passages`` (rank -> text) gives the model only part of a
     passage: its best sentences (see :func:`rag.evidence.compact_passages`); a
-    hit missing from it is left out, and the sources keep their numbers.
+    hit missing from it is left out, and the sources keep their numbers. Passages
+    are written under their document's line (:func:`pack_sources`).
     """
     templates = templates or load_templates()
     budget = llm.n_ctx - answer_tokens - SAFETY_TOKENS
@@ -211,25 +259,26 @@ def build_prompt(question: str, hits: Sequence[Hit], history: Sequence[Turn], *,
         turns = pair + turns
         kept += 1
 
-    lines: list[str] = []
+    lines: list[tuple[Hit | Source, str]] = []
     ranks: list[int] = []
-    titled: set[str] = set()
+    named: set[str] = set()
     for rank, hit in enumerate(hits, start=1):
         if passages is not None and rank not in passages:
             continue
-        line = format_source(templates, rank, hit, None if passages is None else passages[rank],
-                             titled=hit.file not in titled)
+        line = format_source(templates, rank, hit, None if passages is None else passages[rank])
         cost = llm.count_tokens(line + "\n")
+        if hit.file not in named:
+            cost += llm.count_tokens(format_document(templates, hit) + "\n")
         if cost > room:
             break
         room -= cost
-        lines.append(line)
+        lines.append((hit, line))
         ranks.append(rank)
-        titled.add(hit.file)
+        named.add(hit.file)
 
     # The piecewise count is close; the exact count of the whole prompt decides.
     while True:
-        messages = [system, *turns, user("\n".join(lines))]
+        messages = [system, *turns, user(pack_sources(templates, lines))]
         total = llm.count_tokens(llm.format_chat(messages))
         if total <= budget or not lines:
             break

@@ -129,6 +129,7 @@ class IndexReport:
     note: str = ""  # why the index was not updated (read-only), in one sentence
     searchable_seconds: float = 0.0  # when every file had been read (searchable by its words)
     embedded: int = 0  # passages given a vector in this run
+    embedded_while_reading: int = 0  # of those, embedded while phase one still read files
     pending: int = 0  # passages still waiting for a vector when the run ended
 
     def count(self, status: FileStatus) -> int:

@@ -51,7 +51,7 @@ def test_an_answer_is_checked_sentence_by_sentence_with_numbered_sources():
                 "The budget doubles in 2024 [1][5].")
     answer, _ = ask(llm)
     assert [s.number for s in answer.sources] == [1, 2]  # the passage below the floor is left out
-    assert "[1] travel.pdf, p. 3:" in llm.calls[0][-1]["content"]
+    assert "travel.pdf:\n[1] " in llm.calls[0][-1]["content"]
     supported, attributed, invented = answer.sentences
     assert supported.support is Support.SUPPORTED and supported.citations[0].origin == "model"
     assert attributed.citations[0].source == 2 and attributed.citations[0].origin == "check"

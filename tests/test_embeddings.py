@@ -158,6 +158,35 @@ def test_int8_vectors_agree_with_the_float_model(embedder: Embedder, float_embed
 
 
 @pytest.mark.slow
+def test_int8_sessions_side_by_side_give_the_vectors_of_one(embedder: Embedder) -> None:
+    """Batches run on several sessions at once (one per core) and from several callers at
+    once (a question while a folder is embedded); which session ran a batch, and what
+    else ran beside it, must not change a vector."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    assert embedder.runtime == "onnx"
+    notes = [f"Invoice {i} was paid in {i % 12 + 1} days." for i in range(40)]
+    texts = PASSAGES + QUESTIONS + TEXTS[:3] + notes
+    one_lane = embedder.embed(texts, workers=1)
+    np.testing.assert_allclose(embedder.embed(texts), one_lane, atol=1e-6)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: embedder.embed(texts), range(4)))
+        single = list(pool.map(lambda t: embedder.embed([t])[0], QUESTIONS))
+    for got in results:
+        np.testing.assert_allclose(got, one_lane, atol=1e-6)
+    alone = [embedder.embed([q], workers=1)[0] for q in QUESTIONS]
+    np.testing.assert_allclose(np.stack(single), np.stack(alone), atol=1e-6)
+
+
+def test_sessions_are_one_per_core_up_to_a_few_then_threads_each() -> None:
+    from rag.onnx_embed import MAX_SESSIONS, _layout
+
+    assert _layout(1) == (1, 1) and _layout(2) == (2, 1)
+    assert _layout(MAX_SESSIONS * 4) == (MAX_SESSIONS, 4)
+    assert _layout(MAX_SESSIONS + 1) == (MAX_SESSIONS, 1)
+
+
+@pytest.mark.slow
 def test_the_export_is_made_once_and_kept_in_the_cache(embedder: Embedder) -> None:
     from rag import onnx_embed, paths
 
@@ -198,4 +227,4 @@ def test_int8_batches_hold_many_short_passages_or_few_long_ones() -> None:
     for b in batches:
         assert len(b) == 1 or lengths[b[0]] * len(b) <= BATCH_TOKENS
     assert max(len(b) for b in batches) == BATCH_TOKENS // 20
-    assert max(len(b) for b in _batches(lengths, order, 32)) == 32
+    assert max(len(b) for b in _batches(lengths, order, 4)) == 4

@@ -96,6 +96,24 @@ def test_sentence_offsets_are_exact_slices_of_the_passage():
     ]
 
 
+def test_words_match_across_dotted_acronyms_and_dashes():
+    from rag.text import content_terms
+
+    assert {"un", "secretary"} <= content_terms("U.N. Secretary General Ban Ki-moon")
+    assert content_terms("the Cretaceous–Paleogene extinction") == content_terms(
+        "the Cretaceous-Paleogene extinction"
+    )
+
+
+def test_a_long_list_is_split_into_its_items_and_a_short_clause_pair_is_not():
+    items = "; ".join(f"Member {i} of the board Jane Doe{i}" for i in range(12))
+    text = f"Politics: U.N. Secretary General Ban Ki-moon; {items}. Rates rose; costs fell."
+    pieces = [text[a:b] for a, b in evidence.sentence_spans(text)]
+    assert pieces[0] == "Politics: U.N. Secretary General Ban Ki-moon;"
+    assert pieces[1] == "Member 0 of the board Jane Doe0;" and len(pieces) == 14
+    assert pieces[-1] == "Rates rose; costs fell."
+
+
 @pytest.mark.parametrize(
     ("question", "kind"),
     [
@@ -107,6 +125,11 @@ def test_sentence_offsets_are_exact_slices_of_the_passage():
         ("境外出差每天补贴多少？", "amount"),
         ("单笔超过人民币1000元的报销由谁审批？", "person"),
         ("这座教堂是哪一年建成的？", "year"),
+        ("What UN secretary went to Harvard?", "person"),
+        ("In what English colony were Huguenot settlers promised land?", "place"),
+        ("胡格诺派被许诺授予哪块英国殖民地的土地?", "place"),
+        ("在中世纪的伊斯兰，哪些科学家对药理学发展产生影响?", "person"),
+        ("What genre of music is it?", None),
         ("Describe the onboarding.", None),
     ],
 )
@@ -293,6 +316,54 @@ def test_an_answer_is_kept_and_its_evidence_quoted_under_it():
     assert "“The per diem is EUR 55" in shown and "travel-expense-policy.pdf, p. 2" in shown
 
 
+@pytest.mark.parametrize(
+    ("question", "reply", "hits", "fact"),
+    [
+        # Another person the passages name: the manager approves cheaper trips.
+        (
+            "Who approves a trip that costs EUR 12,000?",
+            "The employee's manager approves it [3].",
+            HITS,
+            "Marcus Lindqvist",
+        ),
+        # Another year, of the other office.
+        (
+            "In which year did the Shanghai office open?",
+            "The Shanghai office opened in 1998 [1].",
+            [
+                hit(
+                    1,
+                    "The Hamburg office opened in 1998 with twelve staff. The Shanghai office "
+                    "opened in 2005 in the Jing'an district.",
+                )
+            ],
+            "2005",
+        ),
+        (
+            "单笔超过人民币1000元的报销由谁审批？",
+            "由部门经理审批。[1]",
+            [Hit(1, "报销制度.md", None, 0, 400, _zh_rules(), 0.8)],
+            "王丽",
+        ),
+    ],
+)
+def test_an_answer_stating_another_fact_than_the_evidence_gets_the_evidence_quoted(
+    question, reply, hits, fact
+):
+    llm = FakeLLM()
+    llm.enqueue(reply)
+    answer = ask(llm, question, hits)
+    assert answer.quoted and answer.text.startswith(reply)
+    assert fact in answer.text.split("\n", 1)[1] and "quoted under the answer" in answer.note
+
+
+def test_an_answer_stating_the_evidences_fact_in_its_own_words_is_kept_alone():
+    llm = FakeLLM()
+    llm.enqueue("It is approved by Marcus Lindqvist [3].")
+    answer = ask(llm, "Who approves a trip that costs EUR 12,000?", HITS)
+    assert not answer.quoted and answer.text == answer.model_text
+
+
 def test_a_made_up_answer_to_a_question_no_source_covers_is_not_shown_as_the_answer():
     llm = FakeLLM()
     llm.enqueue("The dress code in the Hamburg office is business casual [1].")
@@ -357,6 +428,36 @@ def test_the_model_reads_the_best_sentences_not_whole_passages(monkeypatch):
     assert "Rule 29 of the travel policy" not in prompt and "…" in prompt
     assert answer.sources[0].text == long_travel  # the reader still gets the whole passage
     assert llm.count_tokens(prompt) < llm.count_tokens(long_travel)
+
+
+def test_the_budget_counts_the_document_names_each_written_once(monkeypatch):
+    monkeypatch.setattr("rag.asking.CONTEXT_TOKENS", 50)
+    llm = FakeLLM()
+    llm.enqueue("International travel has a per diem of EUR 75 per day [1].")
+    title = "Northwind Traders travel and expense policy, revised edition of March 2024"
+    hits = [
+        Hit(1, "policy.pdf", 2, 0, len(TRAVEL), TRAVEL, 0.8, title=title),
+        Hit(2, "policy.pdf", 3, 0, len(HOTELS), HOTELS, 0.7, title=title),
+    ]
+    ask(llm, "What is the per diem for international travel?", hits)
+    block = llm.calls[0][-1]["content"].split("\n\nQuestion:")[0].removeprefix("Sources:\n")
+    assert block.startswith(f"{title}:\n[1] ") and block.count(title) == 1
+    assert "EUR 75 per day for international travel" in block and "p. 2" not in block
+    assert llm.count_tokens(block) <= 50
+
+
+def test_a_passage_whose_best_sentence_is_weak_gets_no_place_before_good_neighbours():
+    question = "What is the per diem for international travel?"
+    boiler = "Seating charts and booking portals are listed in the annex for every office."
+    srcs = [source(hit(1, TRAVEL), 1), source(hit(2, boiler, score=0.7), 2)]
+    selection = evidence.select(question, srcs, HashingEmbedder())
+    words = lambda t: len(t.split())  # noqa: E731
+    a, b = evidence.sentence_spans(TRAVEL)[1]
+    # Room for the answer and the boilerplate, or the answer and the (shorter) sentence
+    # before it, not for all three.
+    budget = words(TRAVEL[a:b]) + 1 + words(boiler) + 1
+    out = evidence.compact_passages(selection, srcs, words, budget)
+    assert list(out) == [1] and "A daily allowance" in out[1] and "EUR 75" in out[1]
 
 
 def test_a_passage_that_is_only_a_page_number_is_not_sent_to_the_model(monkeypatch):

@@ -182,3 +182,26 @@ def test_a_copied_source_header_becomes_a_citation():
               "[2] 报销制度.md (北风贸易（上海）员工报销制度 · policy): 境外每天400元。")
     assert strip_copied_headers(titled, 2).splitlines() == [
         "Shipping costs EUR 9.90. [1]", "境外每天400元。 [2]"]
+
+
+def test_a_copied_document_line_is_dropped():
+    from rag.grounding import strip_copied_headers
+
+    title = "Amazon.com, Inc. (AMZN) · quarterly report · Q3 2023"
+    text = f"{title}:\n[1] Net sales were $143,083 million.\n{title}: AWS sales grew 12%. [2]"
+    assert strip_copied_headers(text, 2, [title, "faq.html"]).splitlines() == [
+        "[1] Net sales were $143,083 million.",
+        "AWS sales grew 12%. [2]",
+    ]
+    assert strip_copied_headers("faq.html is the FAQ.", 1, ["faq.html"]) == "faq.html is the FAQ."
+
+
+def test_a_fact_from_the_documents_name_is_backed_by_its_passage():
+    text = "Online stores net sales were $51,129 million, up from $51,096 million."
+    title = "Amazon.com, Inc. (AMZN) · quarterly report · Q1 2023, ended 2023-03-31"
+    src = [Source(1, 1, "docs/2023 Q1 AMZN.pdf", 21, 0, len(text), text, 0.9, title=title)]
+    claim = "Amazon's online stores net sales were $51,129 million in 2023 [1]."
+    [s] = check_answer(claim, src, None)
+    assert s.support is not Support.UNSUPPORTED, s.evidence
+    [s] = check_answer(claim.replace("2023", "2021"), src, None)
+    assert s.support is Support.UNSUPPORTED and "2021" in s.evidence

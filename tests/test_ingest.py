@@ -180,6 +180,92 @@ def test_one_call_runs_both_phases_and_reports_them(tmp_path: Path) -> None:
         assert again.embedded == 0 and again.count(FileStatus.UNCHANGED) == 7
 
 
+class _TwoLaneEmbedder(_CountingEmbedder):
+    """An embedder with two lanes (as the int8 runtime on two cores): records which
+    thread asked for how many workers."""
+
+    lanes = 2
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, int | None, int]] = []
+
+    def embed(self, texts: list[str], workers: int | None = None) -> np.ndarray:
+        import threading
+
+        self.calls.append((threading.current_thread().name, workers, len(texts)))
+        return super().embed(texts)
+
+    def early(self) -> int:
+        return sum(n for name, _, n in self.calls if name == "quarry-embed-early")
+
+
+class _SlowChunker:
+    """Twenty chunks a file; after the first files, reading waits until some chunks were
+    embedded early (at most a few seconds), as reading a real folder takes its time."""
+
+    def __init__(self, emb: _TwoLaneEmbedder) -> None:
+        self.emb = emb
+        self.files = 0
+
+    def chunk(self, file, title, pages):
+        import time
+
+        self.files += 1
+        give_up = time.monotonic() + 10
+        while self.files > 4 and not self.emb.early() and time.monotonic() < give_up:
+            time.sleep(0.02)
+        for page in pages:
+            for i in range(20):
+                text = f"{file} part {i}: {page.text.strip()}"
+                yield Chunk(file, page.number, 0, len(page.text), text, title)
+
+
+def _twelve_notes(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(12):
+        (folder / f"note{i:02d}.txt").write_text(f"Note {i}: the depot opens at {i} am.\n")
+    return folder
+
+
+def test_embedding_starts_on_a_spare_core_while_files_are_still_read(tmp_path: Path) -> None:
+    folder, emb = _twelve_notes(tmp_path), _TwoLaneEmbedder()
+    stages: list[str] = []
+    with IndexStore.open(tmp_path / "ix", META) as s:
+        report = index_folder(
+            folder, s, emb, _SlowChunker(emb), on_progress=lambda d, t, p: stages.append(p.stage)
+        )
+        assert not report.cancelled and s.count_pending() == 0 and s.count_vectors() == 240
+        early = [c for c in emb.calls if c[0] == "quarry-embed-early"]
+        late = [c for c in emb.calls if c[0] != "quarry-embed-early"]
+        # One lane embedded while reading went on (the other core read); phase two used both.
+        assert early and all(workers == 1 for _, workers, _ in early)
+        assert late and all(workers is None for _, workers, _ in late)
+        assert report.embedded_while_reading == emb.early() > 0
+        assert report.embedded == 240 and len(emb.seen) == len(set(emb.seen)) == 240
+        # Phase two still reports itself, counting only what was left to it.
+        assert stages.index("embedding") > max(i for i, st in enumerate(stages) if st == "indexing")
+
+
+def test_a_stop_while_reading_keeps_what_was_embedded_early(tmp_path: Path) -> None:
+    folder, emb = _twelve_notes(tmp_path), _TwoLaneEmbedder()
+    with IndexStore.open(tmp_path / "ix", META) as s:
+        report = index_folder(
+            folder,
+            s,
+            emb,
+            _SlowChunker(emb),
+            should_stop=lambda: emb.early() > 0 and s.count_chunks() >= 120,
+        )
+        assert report.cancelled and 0 < report.embedded == report.embedded_while_reading
+        assert s.count_vectors() == report.embedded
+        assert s.count_vectors() + s.count_pending() == s.count_chunks() < 240
+        again = index_folder(folder, s, emb, _SlowChunker(emb))
+        assert not again.cancelled and s.count_pending() == 0 and s.count_vectors() == 240
+        assert len(emb.seen) == len(set(emb.seen)) == 240  # nothing embedded twice
+
+
 @pytest.mark.slow
 def test_a_question_asked_while_embedding_gets_an_answer_with_a_note(tmp_path, monkeypatch):
     from rag.engine import Engine

@@ -35,7 +35,7 @@ def test_packaged_templates_number_sources_and_keep_the_system_prompt_fixed():
                       templates=t)
     assert p1.messages[0] == p2.messages[0]  # same prefix, so the model's cache is reused
     user = p1.messages[-1]["content"]
-    assert "[1] report1.pdf, p. 1: w1" in user and "[2] report2.pdf, p. 2: w2" in user
+    assert "report1.pdf:\n[1] w1" in user and "report2.pdf:\n[2] w2" in user
     assert user.rstrip().endswith("What is the travel budget?") or "travel budget" in user
     assert [s.number for s in p1.sources] == [1, 2]
     assert p1.sources[0].file == "docs/report1.pdf"
@@ -80,7 +80,7 @@ def test_a_user_template_overrides_the_packaged_one(config_dir):
     t = load_templates()
     assert t.origin["user.txt"].endswith("user.txt") and "built-in" in t.origin["system.txt"]
     p = build_prompt("Why?", [hit(1)], [], llm=WordCounter(4096), answer_tokens=100, templates=t)
-    assert p.messages[-1]["content"].startswith("Passages:\n[1] report1.pdf")
+    assert p.messages[-1]["content"].startswith("Passages:\nreport1.pdf:\n[1] w1")
     assert "Asked: Why?" in p.messages[-1]["content"]
     assert "{not a placeholder}" in p.messages[-1]["content"]
 
@@ -117,7 +117,7 @@ def test_a_model_family_gets_its_own_packaged_wording_and_a_users_file_still_win
     assert load_templates(family="qwen2").system == "Answer from the sources."
 
 
-def test_a_documents_title_is_written_once_at_its_first_passage():
+def test_each_document_is_named_once_above_its_passages():
     title = "Amazon.com, Inc. (AMZN) · quarterly report · Q3 2023"
     hits = [Hit(chunk_id=i, file=f, page=i, start=0, end=10, text=f"passage {i}", score=1.0,
                 title=title if f == "docs/2023 Q3 AMZN.pdf" else "Handbook")
@@ -126,8 +126,8 @@ def test_a_documents_title_is_written_once_at_its_first_passage():
     p = build_prompt("q?", hits, [], llm=WordCounter(4096), answer_tokens=256,
                      templates=load_templates())
     user = p.messages[-1]["content"]
-    assert user.count(title) == 1
-    assert f"[1] 2023 Q3 AMZN.pdf, p. 1 ({title}): passage 1" in user
-    assert "[2] 2023 Q3 AMZN.pdf, p. 2: passage 2" in user
-    assert "[3] handbook.md, p. 3: passage 3" in user  # the title says no more than the name
-    assert "[4] 2023 Q3 AMZN.pdf, p. 4: passage 4" in user
+    # The title names a filing better than its file name; pages mean nothing to the model.
+    assert user.count(title) == 1 and "AMZN.pdf" not in user and "p. " not in user
+    assert f"{title}:\n[1] passage 1\n[2] passage 2\n[4] passage 4\n" in user
+    assert user.index("[4] passage 4") < user.index("handbook.md:\n[3] passage 3")
+    assert [s.number for s in p.sources] == [1, 2, 3, 4]  # numbers stay the rank order
