@@ -6,6 +6,8 @@
     DISPLAY=:99 .venv/bin/python docs/make_screenshots.py phases   # ask while embedding
     DISPLAY=:99 .venv/bin/python docs/make_screenshots.py evidence # an answer, its evidence
                                                                    # clicked and highlighted
+    DISPLAY=:99 .venv/bin/python docs/make_screenshots.py ocr      # a scanned PDF and a photo:
+                                                                   # an answer boxed on the scan
 
 Each phase is its own process, so the second really reads the conversation back
 from the SQLite file. Screens are captured with ImageMagick's ``import -window
@@ -91,6 +93,43 @@ def two_phases(w) -> None:
     shoot("two-phases")
 
 
+def scans(w) -> None:
+    """A folder of a scanned lease (image-only PDF) and a photographed notice: the answer
+    cites the scan, and its evidence opens boxed on the page image, marked as OCR."""
+    from tests.conftest_docs import make_image_pdf, photographed, text_image
+
+    folder = OUT / "Scans"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    page, _ = text_image(
+        [
+            "Northwind Traders lease agreement, signed copy",
+            "The monthly rent for the Rotterdam warehouse is EUR 9,400.",
+            "The lease runs until the end of June 2027.",
+        ],
+        dpi=150,
+    )
+    make_image_pdf(folder / "lease-scan.pdf", [page], dpi=150)
+    shot, _ = text_image(
+        [
+            "Notice on the canteen door",
+            "The canteen closes at 14:30 on Fridays.",
+            "Coffee is free for all staff before 9:00.",
+        ],
+        dpi=150,
+    )
+    photographed(shot).save(folder / "canteen-photo.jpg", quality=75)
+    w.open_folder(folder)
+    wait(w.index_finished)
+    w.ask("What is the monthly rent for the Rotterdam warehouse?")
+    (answer,) = wait(w.answer_finished)
+    print(f"answer: {getattr(answer, 'text', answer)!r}", flush=True)
+    w.open_evidence(len(w.answers) - 1, 0)
+    wait(w.passage_shown, 120_000)
+    pause(800)
+    shoot("ocr")
+
+
 def main(phase: str) -> int:
     from PySide6.QtWidgets import QApplication
 
@@ -127,6 +166,11 @@ def main(phase: str) -> int:
             shoot("evidence")
         elif phase == "phases":
             two_phases(w)
+        elif phase == "ocr":
+            from PySide6.QtCore import Qt
+
+            w.resizeDocks([w.library_dock, w.right_dock], [290, 720], Qt.Orientation.Horizontal)
+            scans(w)
         elif phase == "ask":
             filings = OUT / "Filings"
             filings.mkdir(exist_ok=True)

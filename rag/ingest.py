@@ -22,8 +22,11 @@ a vector, so a crash, a kill or "Stop" loses at most the batch in hand.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -283,8 +286,9 @@ class _EarlyEmbedder:
     reading, which is mostly one Python thread. It takes small groups, so phase two
     never waits long for the last one, and reports no progress: phase two's counts
     start from what is left. It starts only when files changed (a resumed phase two
-    has nothing to overlap with). The writer lock is the caller's, held for both phases;
-    chunks replaced meanwhile are passed over by ``set_vectors``.
+    has nothing to overlap with), and at the lowest priority: reading comes first. The
+    writer lock is the caller's, held for both phases; chunks replaced meanwhile are
+    passed over by ``set_vectors``.
     """
 
     def __init__(self, store, embedder, embed_text: EmbedTextFn | None) -> None:
@@ -301,6 +305,7 @@ class _EarlyEmbedder:
 
     def _run(self) -> None:
         store, embedder, embed_text, workers = self._args
+        _yield_to_reading()
         try:
             while not self._done.is_set():
                 # A group is taken only while more than a group waits: a small folder is
@@ -309,9 +314,8 @@ class _EarlyEmbedder:
                     self._done.wait(0.2)
                     continue
                 batch = store.pending_chunks(_EARLY_GROUP)
-                self.embedded += _embed_group(store, embedder, batch, embed_text, workers=workers)[
-                    0
-                ]
+                got, _ = _embed_group(store, embedder, batch, embed_text, workers=workers)
+                self.embedded += got
         except BaseException as exc:  # re-raised on the indexing thread by finish()
             self._error = exc
 
@@ -323,6 +327,17 @@ class _EarlyEmbedder:
         if self._error is not None:
             raise self._error
         return self.embedded
+
+
+def _yield_to_reading() -> None:
+    """Give the calling thread the lowest CPU priority (Linux sets it per thread), so the
+    reading threads, which decide when the folder is searchable, keep the cores they
+    want and embedding while reading takes only what is idle. A one-thread onnxruntime
+    session computes on the calling thread, so its work is lowered too."""
+    if not sys.platform.startswith("linux"):
+        return  # elsewhere the call sets a whole process's priority
+    with contextlib.suppress(OSError):  # not permitted here: embed at the usual priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 def _chunk_text(chunk) -> str:

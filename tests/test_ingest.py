@@ -3,6 +3,8 @@ both resumable; and the store's record of which chunks still wait for a vector."
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -189,11 +191,16 @@ class _TwoLaneEmbedder(_CountingEmbedder):
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[tuple[str, int | None, int]] = []
+        self.nice: set[int] = set()  # the priorities of the threads that embedded
 
     def embed(self, texts: list[str], workers: int | None = None) -> np.ndarray:
+        import os
+        import sys
         import threading
 
         self.calls.append((threading.current_thread().name, workers, len(texts)))
+        if sys.platform.startswith("linux"):
+            self.nice.add(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
         return super().embed(texts)
 
     def early(self) -> int:
@@ -242,6 +249,8 @@ def test_embedding_starts_on_a_spare_core_while_files_are_still_read(tmp_path: P
         # One lane embedded while reading went on (the other core read); phase two used both.
         assert early and all(workers == 1 for _, workers, _ in early)
         assert late and all(workers is None for _, workers, _ in late)
+        if sys.platform.startswith("linux"):  # early at the lowest priority, phase two not
+            assert emb.nice == {19, os.getpriority(os.PRIO_PROCESS, 0)}
         assert report.embedded_while_reading == emb.early() > 0
         assert report.embedded == 240 and len(emb.seen) == len(set(emb.seen)) == 240
         # Phase two still reports itself, counting only what was left to it.
