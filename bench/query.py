@@ -24,22 +24,18 @@ import random
 import re
 import resource
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from _common import EVALSETS  # noqa: E402  (also puts the repository on sys.path)
 
 from rag.embeddings import Embedder  # noqa: E402
 from rag.retrieve import Retriever  # noqa: E402
 from rag.store import IndexStore  # noqa: E402
 from rag.types import Chunk  # noqa: E402
 
-EVALSETS = Path(__file__).resolve().parents[2] / "shared" / "evalsets"
 SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s*")
 CHUNKS_PER_FILE = 50
 
@@ -55,8 +51,9 @@ def load_xquad() -> tuple[list[str], list[str]]:
     return sentences, questions
 
 
-def build(directory: Path, size: int, sentences: list[str], dim: int, model_id: str,
-          rng: random.Random) -> IndexStore:
+def build(
+    directory: Path, size: int, sentences: list[str], dim: int, model_id: str, rng: random.Random
+) -> IndexStore:
     store = IndexStore.open(directory, {"embedding_model": model_id, "dim": dim})
     vec_rng = np.random.default_rng(0)
     for f in range(0, size, CHUNKS_PER_FILE):
@@ -65,12 +62,13 @@ def build(directory: Path, size: int, sentences: list[str], dim: int, model_id: 
         chunks, pos = [], 0
         for _ in range(n):
             start = rng.randrange(len(sentences) - 6)
-            text = " ".join(sentences[start:start + rng.randint(3, 6)])
+            text = " ".join(sentences[start : start + rng.randint(3, 6)])
             chunks.append(Chunk(rel, 1 + pos // 3000, pos, pos + len(text), text, title=rel))
             pos += len(text)
         v = vec_rng.normal(size=(n, dim)).astype(np.float32)
-        store.replace_file(rel, str(f), pos, 0, chunks, v / np.linalg.norm(v, axis=1,
-                                                                          keepdims=True))
+        store.replace_file(
+            rel, str(f), pos, 0, chunks, v / np.linalg.norm(v, axis=1, keepdims=True)
+        )
     store.flush()
     return store
 
@@ -103,8 +101,15 @@ class PrecomputedQueries:
         return self.vectors[text]
 
 
-def measure(size: int, k: int, sentences: list[str], questions: list[str], qvecs: np.ndarray,
-            embedder: Embedder, rng: random.Random) -> None:
+def measure(
+    size: int,
+    k: int,
+    sentences: list[str],
+    questions: list[str],
+    qvecs: np.ndarray,
+    embedder: Embedder,
+    rng: random.Random,
+) -> None:
     model = embedder.model
     meta = {"embedding_model": embedder.model_id, "dim": embedder.dim}
     with tempfile.TemporaryDirectory() as tmp:
@@ -124,22 +129,46 @@ def measure(size: int, k: int, sentences: list[str], questions: list[str], qvecs
         fused, fused_cpu = timed(lambda q: no_model.search(q, k), questions)
         faiss_only, faiss_cpu = timed(lambda v: raw.search(v.reshape(1, -1), k), qvecs)
         encode_faiss, encode_cpu = timed(
-            lambda q: raw.search(model.encode([q], normalize_embeddings=True), k), questions)
+            lambda q: raw.search(model.encode([q], normalize_embeddings=True), k), questions
+        )
         store.close()
 
     print(f"\n{size:,} chunks (built in {build_s:.1f} s, reopened in {reopen_s:.2f} s)")
-    rows = [("Retriever.search", ours, ours_cpu),
-            ("  the same, query vector precomputed", fused, fused_cpu),
-            ("raw FAISS search alone", faiss_only, faiss_cpu),
-            ("raw encode + FAISS search", encode_faiss, encode_cpu)]
+    rows = [
+        ("Retriever.search", ours, ours_cpu),
+        ("  the same, query vector precomputed", fused, fused_cpu),
+        ("raw FAISS search alone", faiss_only, faiss_cpu),
+        ("raw encode + FAISS search", encode_faiss, encode_cpu),
+    ]
     for name, wall, cpu in rows:
         p50, p95 = percentiles(wall)
         print(f"  {name:38s} p50 {p50:8.2f} ms  p95 {p95:8.2f} ms  CPU {cpu * 1000:7.2f} ms")
     p50, e50 = percentiles(ours)[0], percentiles(encode_faiss)[0]
-    print(f"  ratio Retriever.search / (encode + FAISS): p50 {p50 / e50:.2f}x"
-          f", CPU {ours_cpu / encode_cpu:.2f}x;  vs FAISS alone: p50 "
-          f"{p50 / percentiles(faiss_only)[0]:.1f}x;  target p50 < 50 ms: "
-          f"{'met' if p50 < 50 else 'NOT met'}", flush=True)
+    print(
+        f"  ratio Retriever.search / (encode + FAISS): p50 {p50 / e50:.2f}x"
+        f", CPU {ours_cpu / encode_cpu:.2f}x;  vs FAISS alone: p50 "
+        f"{p50 / percentiles(faiss_only)[0]:.1f}x;  target p50 < 50 ms: "
+        f"{'met' if p50 < 50 else 'NOT met'}",
+        flush=True,
+    )
+
+
+def run(sizes: list[int], queries: int = 200, k: int = 5, embedder: Embedder | None = None) -> None:
+    """Print the latency figures for each size (also called by bench/retrieval.py)."""
+    rng = random.Random(0)
+    sentences, questions = load_xquad()
+    questions = rng.sample(questions, queries)
+    embedder = embedder or Embedder()
+    model = embedder.model
+    qvecs = embedder.embed(questions)
+    print(
+        f"{len(questions)} questions (English and Chinese), k={k}, "
+        f"torch threads={__import__('torch').get_num_threads()}, cores={os.cpu_count()}"
+    )
+    for q in questions[:10]:  # warm up the model and allocator
+        model.encode([q], normalize_embeddings=True)
+    for size in sizes:
+        measure(size, k, sentences, questions, qvecs, embedder, rng)
 
 
 def main() -> None:
@@ -148,20 +177,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--k", type=int, default=5)
     args = ap.parse_args()
-
-    rng = random.Random(0)
-    sentences, questions = load_xquad()
-    questions = rng.sample(questions, args.queries)
-    embedder = Embedder()
-    model = embedder.model
-    qvecs = embedder.embed(questions)
-    print(f"{len(questions)} questions (English and Chinese), k={args.k}, "
-          f"torch threads={__import__('torch').get_num_threads()}, cores={os.cpu_count()}")
-    for q in questions[:10]:  # warm up the model and allocator
-        model.encode([q], normalize_embeddings=True)
-
-    for size in args.sizes:
-        measure(size, args.k, sentences, questions, qvecs, embedder, rng)
+    run(args.sizes, args.queries, args.k)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"\npeak RSS {rss / 1024:.0f} MiB")
 

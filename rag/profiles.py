@@ -124,6 +124,9 @@ _Q_PATTERNS = (
     re.compile(rf"{_YEAR}\s*(?:财年|财政年度|年度|年)?\s*第?\s*([一二三四1-4])\s*季度?"),
 )
 _ZH_YEAR = re.compile(rf"{_YEAR}\s*(?:财年|财政年度|年度|年)")
+# "2015年" is how Chinese writes any year ("in 2015"), not a period a document covers: in a
+# document's text only a fiscal or report year counts ("2022年度", "2022财年", "2022年年报").
+_ZH_REPORT_YEAR = re.compile(rf"{_YEAR}\s*(?:财年|财政年度|年度|年报|年\s*(?:半?年度|年报))")
 _BARE_YEAR = re.compile(rf"(?<!\d[.,])(?<![\d$]){_YEAR}(?![\d%]|[.,]\d)")
 _QUARTER_ALONE = re.compile(
     r"\bQ([1-4])\b|\b(first|second|third|fourth|1st|2nd|3rd|4th)[-\s]+quarter\b|第([一二三四1-4])季度",
@@ -528,7 +531,8 @@ def question_periods(text: str, bare_years: bool = True) -> tuple[list[Period], 
 
     English and Chinese: "FY2022", "fiscal 2022", "Q2 2023", "2023 Q2", "the second quarter
     of fiscal 2024", "2022年", "2023年第二季度". A quarter named without a year ("in Q2")
-    takes the only year the text names. Bare years ("in 2021") count where ``bare_years``.
+    takes the only year the text names. Bare years ("in 2021", "2021年") count where
+    ``bare_years``.
     """
     text = unicodedata.normalize("NFKC", text)
     found: list[tuple[int, Period]] = []
@@ -551,7 +555,7 @@ def question_periods(text: str, bare_years: bool = True) -> tuple[list[Period], 
         y = m.group(1) or ("20" + m.group(2))
         found.append((m.start(), Period(int(y))))
         taken.append(m.span())
-    for m in _ZH_YEAR.finditer(text):
+    for m in (_ZH_YEAR if bare_years else _ZH_REPORT_YEAR).finditer(text):
         if free(m):
             found.append((m.start(), Period(int(m.group(1)))))
             taken.append(m.span())

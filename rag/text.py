@@ -39,6 +39,12 @@ STOP_WORDS = frozenset(
 )
 # Characters that carry no meaning alone in a Chinese question (particles, pronouns).
 CJK_STOP_CHARS = frozenset("的了是在和与或及也都而就吗呢吧啊么什哪谁几个这那之其")
+# The words that make a Chinese sentence a question ("什么", "哪个", "多少"): they say what is
+# asked, not what the passage holds, and their bigrams with the neighbouring characters
+# ("的什", "么著") match passages by chance.
+CJK_QUESTION_WORDS = re.compile(
+    r"为什么|什么|怎么|怎样|如何|多少|是否|哪[里儿些个一位种]?|谁|吗|呢"
+)
 
 
 def fold(text: str) -> str:

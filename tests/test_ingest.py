@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.ingest import embed_pending, index_folder
+from rag.ingest import cjk_unreadable, embed_pending, index_folder
 from rag.store import IndexStore
 from rag.types import Chunk, FileStatus
 
@@ -29,6 +29,20 @@ def _chunks(rel: str, texts: list[str]) -> list[Chunk]:
 def _unit(n: int, seed: int) -> np.ndarray:
     v = np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
     return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_a_chinese_passage_that_gives_names_in_english_is_unreadable_to_the_english_model():
+    """Counted in words: a Latin name spells one word in many letters, a Chinese one in a
+    few characters, so a share of letters would call this passage English."""
+    assert cjk_unreadable(
+        "Internet2 是美国的非营利计算机网络联盟，与 Qwest Communications 合作建立了 Abilene "
+        "Network 骨干网。"
+    )
+    assert not cjk_unreadable(
+        "Contoso Ltd. (北京云杉科技股份有限公司) designs frames in Oslo and sells its bicycles "
+        "in forty countries through its own shops."
+    )
+    assert not cjk_unreadable("Laptops are replaced every three years.")
 
 
 def test_chunks_written_without_vectors_are_found_by_words_and_wait(tmp_path: Path) -> None:

@@ -93,6 +93,22 @@ def test_profile_reads_names_short_forms_and_former_names_in_chinese() -> None:
     assert p.language == "zh"
 
 
+def test_a_year_in_running_chinese_text_is_no_period_of_the_document() -> None:
+    """Chinese writes "in 2015" as "2015年": like a year in an English sentence, it does not
+    make the text a report for that year; a report year does ("2022年年度报告")."""
+    story = "黑豹队在2015年赛季以24次拦截领先联盟，并在2016年的超级碗中败给野马队。"
+    assert build_profile("p1.txt", "", [story]).periods == ()
+    for cover, year in (
+        ("云杉科技2022年年度报告", 2022),
+        ("云杉科技2022年度报告", 2022),
+        ("云杉科技2023年半年度报告", 2023),
+        ("云杉科技2021财年经营情况", 2021),
+    ):
+        assert [x.year for x in build_profile("r.pdf", "", [cover]).periods] == [year], cover
+    # A question's "2015年" still names the year.
+    assert [p.year for p in question_periods("2015年黑豹队拦截了多少次？")[0]] == [2015]
+
+
 def test_profile_reads_a_filing_cover_and_its_metadata() -> None:
     cover = (
         "FORM 10-Q\nQUARTERLY REPORT PURSUANT TO SECTION 13 OR 15(d)\n"

@@ -61,6 +61,17 @@ def test_tokens_of_chinese_are_bigrams_and_characters_and_mix_with_english() -> 
     assert lexical.query_tokens("北京的人口") == ["北京", "京的", "的人", "人口"]
 
 
+def test_chinese_question_words_are_not_searched_for() -> None:
+    """What is asked ("什么", "哪个", "多少") is not in the passage; its bigrams with the
+    characters around it ("的什", "么著") would match passages by chance."""
+    assert lexical.query_tokens("路德的什么著作变得流行？") == [
+        "路德", "德的", "著作", "作变", "变得", "得流", "流行"]  # fmt: skip
+    assert lexical.query_tokens("谁是梅尔菲伯爵？") == ["是梅", "梅尔", "尔菲", "菲伯", "伯爵"]
+    assert "多少" not in lexical.query_tokens("黑豹队有多少次拦截？")
+    # The index keeps them: a passage may well say "什么".
+    assert "什么" in lexical.tokenize("这是什么")
+
+
 def test_plurals_and_case_meet() -> None:
     assert lexical.query_tokens("Policies for LAPTOPS") == lexical.tokenize("policy laptop")
 
@@ -215,3 +226,44 @@ def test_a_replaced_or_removed_file_leaves_the_document_ranking(store: IndexStor
     assert store.document_search("zeppelin", 5) == []
     store.remove_file("b.txt")
     assert [f for f, _ in store.document_search("bicycles", 5)] == ["a.txt"]
+
+
+class FixedMultilingual:
+    """Stands in for the multilingual model where a test is about fusion: one query vector."""
+
+    def __init__(self, vector: np.ndarray) -> None:
+        self.vector = vector
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.vector
+
+
+def test_the_multilingual_cosine_decides_between_passages_alike_in_words(
+    store: IndexStore, monkeypatch
+) -> None:
+    """A Chinese passage that repeats the question's words (first lexically, and as a
+    document) loses to one the multilingual space puts clearly nearer the question (cosine
+    0.93 against 0.85), where ranks alone would keep the wordy one first."""
+    from rag import multilingual, retrieve
+
+    def unit(*xs: float) -> np.ndarray:
+        v = np.array(xs + (0.0,) * (DIM - len(xs)), np.float32)
+        return v / np.linalg.norm(v)
+
+    [wordy] = add(
+        store,
+        "shop.txt",
+        [("这家琴行的钢琴有很多种，每个琴键清洁剂的价格不同，钢琴有新有旧。", axis(0))],
+    )
+    [answer] = add(store, "piano.txt", [("标准钢琴共有八十八个黑白键。", axis(1))])
+    store.set_ml_vectors([wordy, answer], np.stack([unit(0.85, 0.527), unit(0.93, 0, 0.368)]))
+    monkeypatch.setattr(multilingual, "shared", lambda: FixedMultilingual(unit(1.0)))
+    question = "钢琴有多少个琴键？"
+    retriever = Retriever(store, VectorsByQuery({question: axis(2)}))
+    assert store.lexical_search(question, 2)[0][0] == wordy
+    assert [h.chunk_id for h in retriever.search(question, 2)] == [answer, wordy]
+    monkeypatch.setattr(retrieve, "ML_COSINE_WEIGHT", 0.0)  # ranks alone
+    assert [
+        h.chunk_id
+        for h in Retriever(store, VectorsByQuery({question: axis(2)})).search(question, 2)
+    ] == [wordy, answer]
