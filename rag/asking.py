@@ -100,7 +100,8 @@ def answer_question(question: str, history: Sequence[Turn], *, retriever: Any, l
 
     t2 = time.perf_counter()
     model_text = grounding.strip_copied_headers(
-        gen.text.strip(), len(prompt.sources), [document_name(s) for s in prompt.sources])
+        gen.text.strip(), {s.number for s in prompt.sources},
+        [document_name(s) for s in prompt.sources])
     sentences = grounding.check_answer(model_text, prompt.sources, embedder, question=question)
     shown = {s.number for s in prompt.sources}
     best = [e for e in selection.best() if e.source in shown]

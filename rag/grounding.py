@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -58,17 +58,27 @@ class Embedder(Protocol):
 # -- citations ---------------------------------------------------------------------
 
 
-def parse_citations(text: str, n_sources: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def _numbers(sources: int | Collection[int]) -> Collection[int]:
+    """The source numbers a prompt showed. A prompt given part of the hits keeps each
+    source's rank as its number (sources 4 and 5 alone), so validity is membership,
+    not a count; a plain count means sources 1..n."""
+    return range(1, sources + 1) if isinstance(sources, int) else sources
+
+
+def parse_citations(text: str, sources: int | Collection[int]
+                    ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The source numbers cited in ``text``: (valid, invalid), each in order of appearance.
 
     Accepts ``[1]``, ``[1, 3]``, ``[1][2]``, ``[1-3]``, ``[Source 2]`` and the
-    full-width ``【1】`` and ``［1］``. Numbers outside 1..n_sources are invalid.
+    full-width ``【1】`` and ``［1］``. ``sources`` is the numbers shown (or their
+    count, for 1..n); any other number is invalid.
     """
+    shown = _numbers(sources)
     valid: list[int] = []
     invalid: list[int] = []
     for m in CITATION.finditer(text):
         for n in citation_numbers(m.group(1)):
-            bucket = valid if 1 <= n <= n_sources else invalid
+            bucket = valid if n in shown else invalid
             if n not in bucket:
                 bucket.append(n)
     return tuple(valid), tuple(invalid)
@@ -92,11 +102,13 @@ _COPIED_HEADER = re.compile(
     re.IGNORECASE | re.MULTILINE)
 
 
-def strip_copied_headers(text: str, n_sources: int, documents: Sequence[str] = ()) -> str:
+def strip_copied_headers(text: str, sources: int | Collection[int],
+                         documents: Sequence[str] = ()) -> str:
     """Keep what the model said after a copied source header, and turn the header into
     a citation at the end of its line, where a reader expects it. A copied document
     line (one of ``documents``, the names the prompt gave, followed by ":") is dropped
     the same way."""
+    shown = _numbers(sources)
     out = []
     names = sorted({d for d in documents if d}, key=len, reverse=True)
     for line in text.split("\n"):
@@ -109,7 +121,7 @@ def strip_copied_headers(text: str, n_sources: int, documents: Sequence[str] = (
                 out.append(rest)
             continue
         m = _COPIED_HEADER.match(line)
-        if not m or not 1 <= int(m.group(1)) <= n_sources:
+        if not m or int(m.group(1)) not in shown:
             out.append(line)
             continue
         rest = line[m.end():].rstrip()
@@ -335,7 +347,7 @@ def check_answer(text: str, sources: Sequence[Source], embedder: Embedder | None
     out: list[AnswerSentence] = []
     for i, ((a, b), claim) in enumerate(zip(spans, claims, strict=True)):
         raw = text[a:b]
-        cited, invalid = parse_citations(raw, len(sources))
+        cited, invalid = parse_citations(raw, by_number)
         cited = tuple(n for n in cited if n in by_number)
         model_cites = tuple(Citation(n, "model") for n in cited)
         if not is_claim(raw):

@@ -138,6 +138,24 @@ def test_out_of_range_citations_are_dropped_and_listed():
     assert s.invalid_citations == (7,)
 
 
+def test_sources_numbered_by_rank_with_gaps_are_cited_by_their_own_numbers():
+    """A prompt that kept only the 4th and 5th hits shows them as [4] and [5]: citing [4]
+    is valid and checked against that source, while [2] (not shown) is invalid."""
+    from dataclasses import replace
+
+    shown = [replace(SOURCES[0], number=4), replace(SOURCES[1], number=5)]
+    [s] = check_answer("The IT helpdesk is run by Maria Lopez [5].", shown, HashingEmbedder())
+    assert s.support is Support.SUPPORTED and s.invalid_citations == ()
+    assert [(c.source, c.origin) for c in s.citations] == [(5, "model")]
+    [bad] = check_answer("The IT helpdesk is run by Maria Lopez [2].", shown, HashingEmbedder())
+    assert bad.invalid_citations == (2,)
+    assert parse_citations("Revenue [4][5], costs [1].", {4, 5}) == ((4, 5), (1,))
+    from rag.grounding import strip_copied_headers
+
+    assert strip_copied_headers("[5] it.md: Laptops last 4 years.", {4, 5}) == \
+        "Laptops last 4 years. [5]"
+
+
 def test_refusal_sentences_are_not_flagged_as_claims():
     for text in ("The documents do not say.", "文档中没有提及这一点。", "Sure."):
         [s] = check_answer(text, SOURCES, HashingEmbedder())
