@@ -96,7 +96,7 @@ def test_ask_answers_with_citations_in_a_bare_environment(unpacked: Path, home: 
     assert not answer["refused"], answer
     assert answer["sources"] and answer["text"].strip()
     cited = {c["source"] for s in answer["sentences"] for c in s["citations"]}
-    assert cited, answer["sentences"]
+    assert cited, {key: answer.get(key) for key in ("text", "model_text", "note", "evidence")}
     numbers = {s["number"] for s in answer["sources"]}
     assert cited <= numbers
     assert {s["file"] for s in answer["sources"]} <= {p.name for p in SAMPLE.iterdir()}
