@@ -119,15 +119,24 @@ def scans(w) -> None:
         dpi=150,
     )
     photographed(shot).save(folder / "canteen-photo.jpg", quality=75)
+    answer_with_evidence(w, folder, "What is the monthly rent for the Rotterdam warehouse?", "ocr")
+
+
+def answer_with_evidence(w, folder: Path, question: str, name: str) -> None:
+    """Index ``folder``, ask ``question`` and click the quoted sentence under the answer:
+    the viewer opens its page and highlights that sentence, not the whole passage."""
+    from PySide6.QtCore import Qt
+
+    w.resizeDocks([w.library_dock, w.right_dock], [290, 720], Qt.Orientation.Horizontal)
     w.open_folder(folder)
     wait(w.index_finished)
-    w.ask("What is the monthly rent for the Rotterdam warehouse?")
+    w.ask(question)
     (answer,) = wait(w.answer_finished)
     print(f"answer: {getattr(answer, 'text', answer)!r}", flush=True)
     w.open_evidence(len(w.answers) - 1, 0)
     wait(w.passage_shown, 120_000)
     pause(800)
-    shoot("ocr")
+    shoot(name)
 
 
 def main(phase: str) -> int:
@@ -150,26 +159,10 @@ def main(phase: str) -> int:
     w.show()
     try:
         if phase == "evidence":
-            from PySide6.QtCore import Qt
-
-            w.resizeDocks([w.library_dock, w.right_dock], [290, 720], Qt.Orientation.Horizontal)
-            w.open_folder(SAMPLE)
-            wait(w.index_finished)
-            w.ask(EVIDENCE_QUESTION)
-            (answer,) = wait(w.answer_finished)
-            print(f"answer: {getattr(answer, 'text', answer)!r}", flush=True)
-            # The quoted sentence under the answer, clicked: the viewer opens its page and
-            # highlights that sentence, not the whole passage.
-            w.open_evidence(len(w.answers) - 1, 0)
-            wait(w.passage_shown, 120_000)
-            pause(800)
-            shoot("evidence")
+            answer_with_evidence(w, SAMPLE, EVIDENCE_QUESTION, "evidence")
         elif phase == "phases":
             two_phases(w)
         elif phase == "ocr":
-            from PySide6.QtCore import Qt
-
-            w.resizeDocks([w.library_dock, w.right_dock], [290, 720], Qt.Orientation.Horizontal)
             scans(w)
         elif phase == "ask":
             filings = OUT / "Filings"
