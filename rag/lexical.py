@@ -32,7 +32,15 @@ from rag.text import (
 )
 
 VERSION = 1
-__all__ = ["VERSION", "cjk_share", "index_text", "query_tokens", "tokenize"]
+__all__ = [
+    "VERSION",
+    "cjk_share",
+    "index_text",
+    "phrase_grams",
+    "phrase_share",
+    "query_tokens",
+    "tokenize",
+]
 
 _CJK = CJK_CHARS
 _TOKEN = re.compile(
@@ -92,3 +100,32 @@ def index_text(*parts: str) -> str:
 def query_tokens(text: str) -> list[str]:
     """The distinct tokens of a question that count as evidence, in order."""
     return list(dict.fromkeys(_scan(text, for_query=True)))
+
+
+# -- phrases ------------------------------------------------------------------
+PHRASE_GRAM = 3  # characters in each run compared
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def _letters(text: str) -> str:
+    return _NOT_WORD.sub("", fold(text))
+
+
+def phrase_grams(question: str) -> frozenset[str]:
+    """The question's runs of :data:`PHRASE_GRAM` letters or digits, with case, spacing and
+    punctuation left out, for :func:`phrase_share`."""
+    s = _letters(question)
+    return frozenset(s[i : i + PHRASE_GRAM] for i in range(len(s) - PHRASE_GRAM + 1))
+
+
+def phrase_share(grams: frozenset[str], passage: str) -> float:
+    """The share of a question's ``grams`` the passage holds verbatim (0..1).
+
+    Tokens say which words a passage shares with the question, not whether it writes
+    them as the question does: "第 49 届超级碗" and a neighbouring paragraph's
+    "赢得第 33 届超级碗" cover the same bigrams, but only the first holds the phrase.
+    """
+    if not grams:
+        return 0.0
+    text = _letters(passage)
+    return sum(g in text for g in grams) / len(grams)

@@ -632,14 +632,16 @@ def _alias_match(alias: str, words: list[str], lower: list[str], question: str) 
             if len(compact) >= 3 and joined == compact and (span > 1 or not words[i].islower()):
                 return 1.0
         # The first words of a longer name ("Contoso Resorts" for Contoso Resorts International);
-        # one word only when capitalised and not followed by another capitalised word
-        # (so "American Express" does not name American Water Works).
+        # one word only when capitalised and neither followed nor preceded by another
+        # capitalised word (so "American Express" does not name American Water Works, nor
+        # "Sky Digital" Digital Equipment Corporation; a question's first word is not a name).
         if n > 1 and lower[i] == core[0]:
             k = 1
             while k < n and i + k < len(lower) and lower[i + k] == core[k]:
                 k += 1
             nxt = words[i + k] if i + k < len(words) else ""
-            named_on = nxt[:1].isupper() and nxt.isalpha()
+            prev = words[i - 1] if i > 1 else ""
+            named_on = any(w[:1].isupper() and w.isalpha() for w in (nxt, prev))
             if k >= 2 or (words[i][:1].isupper() and len(core[0]) >= 4 and not named_on):
                 best = max(best, 0.8)
     return best

@@ -142,6 +142,9 @@ def test_questions_name_organisations_by_any_of_their_names() -> None:
     # The first words of a longer name count, but not a word another name continues.
     assert 0 < organisation_match("American's dividends", water) < 1.0
     assert organisation_match("American Express's tax rate", water) == 0.0
+    dec = Profile("", (Organisation("Digital Equipment Corporation", ()),))
+    assert organisation_match("When was Sky Digital launched?", dec) == 0.0
+    assert 0 < organisation_match("Digital's networking protocols", dec) < 1.0
     # Spaced or run together, with or without '&', a name is the same name.
     jj = Profile("", (Organisation("Johnson & Johnson", ("JNJ",)),))
     assert organisation_match("JOHNSON JOHNSON sales", jj) == 1.0

@@ -104,7 +104,9 @@ def test_fusion_puts_a_passage_found_both_ways_first(store) -> None:
     add(store, "filler.txt", [(f"Filler passage number {i}.", axis(0, 2.0, 3)) for i in range(60)])
     r = Retriever(store, VectorsByQuery({"zebra": axis(0)}))
     hits = r.search("zebra", 3)
-    assert [h.chunk_id for h in hits] == [both, dense_only, lexical_only]
+    # Second and third are close calls: the passage that writes the question's word as it
+    # does comes before the one that only means something like it.
+    assert [h.chunk_id for h in hits] == [both, lexical_only, dense_only]
     by_id = {h.chunk_id: h for h in hits}
     assert by_id[dense_only].lexical_rank is None
     assert by_id[both].lexical_rank == 1 and by_id[lexical_only].lexical_rank == 2
@@ -267,3 +269,15 @@ def test_the_multilingual_cosine_decides_between_passages_alike_in_words(
         h.chunk_id
         for h in Retriever(store, VectorsByQuery({question: axis(2)})).search(question, 2)
     ] == [wordy, answer]
+
+
+def test_a_passage_that_writes_the_questions_phrase_counts_it() -> None:
+    from rag.lexical import phrase_grams, phrase_share
+
+    grams = phrase_grams("谁赢得了第 49 届超级碗？")
+    holds = phrase_share(grams, "以 20–18 击败了第49届超级碗卫冕冠军新英格兰爱国者队")
+    scattered = phrase_share(grams, "他在 38 岁时带领野马队赢得第 33 届超级碗")
+    assert holds > scattered > 0.0
+    # Case, spacing and punctuation do not matter; nothing to compare is no evidence.
+    assert phrase_share(phrase_grams("Super Bowl 50?"), "the SUPER-BOWL 50, in 2016") == 1.0
+    assert phrase_share(phrase_grams("?"), "anything") == 0.0
