@@ -99,3 +99,15 @@ def test_a_year_a_chinese_passage_mentions_does_not_pull_a_question_to_it(
         assert engine.profiles()["group.txt"]["periods"] == []
         hits = engine.search("2015年黑豹队的防守有多少次拦截记录？", 3)
         assert hits[0].file == "panthers.txt", [h.file for h in hits]
+
+
+def test_a_question_is_embedded_on_one_thread_and_passages_on_the_default() -> None:
+    """A busy machine makes every parallel region of a short question wait for a thread the
+    system has put aside, so questions run on one (rag.multilingual.QUERY_THREADS)."""
+    m = multilingual.MultilingualEmbedder()
+    q = m.embed_query("谁赢得了第 49 届超级碗？")
+    threads = m._omp("omp_get_max_threads")
+    assert threads is not None and threads() == multilingual.QUERY_THREADS
+    p = m.embed_passages(["第 49 届超级碗", "亚马逊雨林"])
+    assert threads() == max(m._default_threads, 1)
+    assert p.shape == (2, q.shape[0]) and float(p[0] @ q) > float(p[1] @ q)
