@@ -40,6 +40,7 @@ RELATIVE_FLOOR = 0.5  # passages scoring under this share of the best one are no
 # numbers for 5 of 8 at both. --prompt-only: the gold stays in what the model reads for
 # XQuAD en 37 of 40 questions at 250 (39 at 450).
 CONTEXT_TOKENS = 250
+NOT_SAID_ZH = "文档中没有说明。"  # "The documents do not say." for a Chinese question
 FOLLOW_UP_WORDS = 6  # a question this short, after another one, is read as a follow-up
 # Pronouns are matched in lower case (or capitalized first), so "IT" is not "it".
 _ANAPHORA = re.compile(
@@ -112,6 +113,11 @@ def answer_question(question: str, history: Sequence[Turn], *, retriever: Any, l
     best = [e for e in selection.best() if e.source in shown]
     text, quoted, unanswered, why = _evidence_first(question, model_text, sentences, best,
                                                     prompt.sources, stats.stop_reason)
+    if text == model_text and in_chinese(question) and not in_chinese(text) and sentences \
+            and all(grounding.is_refusal(s.text) for s in sentences):
+        # The system prompt (English, so that it stays one cached prefix) gives the refusal
+        # in English, and a small model copies it as written whatever the question's language.
+        text = NOT_SAID_ZH
     if text != model_text:
         sentences = grounding.check_answer(text, prompt.sources, embedder, question=question)
     stats.check_s = time.perf_counter() - t2

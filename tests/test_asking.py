@@ -9,6 +9,7 @@ import pytest
 
 from models.base import StopReason
 from models.decoding import preset
+from rag import grounding
 from rag.asking import answer_question, retrieval_query
 from rag.render import format_answer
 from rag.types import Hit, Support, Turn
@@ -167,3 +168,11 @@ def test_a_role_the_sources_name_is_answered_by_the_model():
     answer, _ = ask(llm, "Who is the chief financial officer of Northwind?", hits=ROLE_HITS)
     assert not answer.refused and len(llm.calls) == 1
     assert answer.text.startswith("Marcus Lindqvist")
+
+
+def test_the_english_refusal_to_a_chinese_question_is_shown_in_chinese():
+    llm = FakeLLM()
+    llm.enqueue("The documents do not say.")
+    answer, _ = ask(llm, "董事会的成员有哪些人？")
+    assert answer.text == "文档中没有说明。" and answer.model_text == "The documents do not say."
+    assert not any(grounding.is_claim(s.text) for s in answer.sentences)
