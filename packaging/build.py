@@ -1,7 +1,7 @@
 """Build the current platform's Quarry installer from this checkout.
 
     .venv/bin/python packaging/build.py            # bundle + the platform's installers
-    .venv/bin/python packaging/build.py --fast     # Linux: uncompressed .deb only (tests)
+    .venv/bin/python packaging/build.py --fast     # Linux: quickly compressed .deb only (tests)
 
 Linux gives ``quarry_<version>_<arch>.deb`` and ``quarry-<version>-linux-<arch>.tar.gz``;
 Windows a setup ``.exe`` (when Inno Setup's ISCC is on PATH) and a ``.zip``;
@@ -38,6 +38,8 @@ LLAMA_CMAKE_ARGS = {
     "-DGGML_F16C=ON -DLLAVA_BUILD=OFF",
     "metal": "-DGGML_METAL=on -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF",
 }
+
+
 def _qt_check_depends() -> list[str]:
     sys.path.insert(0, str(ROOT))
     try:
@@ -130,7 +132,27 @@ def build_bundle(work: Path, reuse: bool) -> Path:
         cwd=ROOT,
     )
     print(f"build: PyInstaller took {time.monotonic() - started:.0f} s")
+    share_model_files(work / "pyinstaller", bundle)
     return bundle
+
+
+def share_model_files(assembled: Path, bundle: Path) -> None:
+    """Make the bundle's GGUF files hard links to the ones assembled for it.
+
+    PyInstaller copies every data file; for the bundled LLMs that is gigabytes
+    stored twice in the build tree, which is what fills a small disk.
+    """
+    sources = {p.name: p for p in assembled.rglob("*.gguf")}
+    for copy in bundle.rglob("*.gguf"):
+        src = sources.get(copy.name)
+        if src is None or copy.samefile(src) or src.stat().st_size != copy.stat().st_size:
+            continue
+        tmp = copy.with_name(f".linking-{copy.name}")
+        try:
+            os.link(src, tmp)
+            os.replace(tmp, copy)
+        except OSError:  # another file system: keep the copy
+            tmp.unlink(missing_ok=True)
 
 
 def tree_size(path: Path) -> int:
@@ -206,20 +228,27 @@ def build_deb(
     deb = out / f"{name}_{version}_{arch}.deb"
     out.mkdir(parents=True, exist_ok=True)
     # gzip, not xz: the bulk is model weights and machine code that xz barely
-    # shrinks, while it would take many minutes on two cores.
-    subprocess.run(
-        [
-            "dpkg-deb",
-            "--root-owner-group",
-            "-Zgzip" if compress else "-Znone",
-            "--build",
-            str(root),
-            str(deb),
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    shutil.rmtree(root.parent)
+    # shrinks, while it would take many minutes on two cores. Even the fast level
+    # halves the machine code, which keeps a test build's disk use down.
+    try:
+        subprocess.run(
+            [
+                "dpkg-deb",
+                "--root-owner-group",
+                "-Zgzip",
+                "-z9" if compress else "-z1",
+                "--build",
+                str(root),
+                str(deb),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    except subprocess.CalledProcessError:
+        deb.unlink(missing_ok=True)  # half a package is only in the way
+        raise
+    finally:
+        shutil.rmtree(root.parent, ignore_errors=True)
     return deb
 
 
@@ -335,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--fast",
         action="store_true",
-        help="Linux: an uncompressed .deb and no .tar.gz (for tests).",
+        help="Linux: a quickly compressed .deb and no .tar.gz (for tests).",
     )
     p.add_argument(
         "--print-cmake-args",

@@ -40,6 +40,7 @@ RELATIVE_FLOOR = 0.5  # passages scoring under this share of the best one are no
 # numbers for 5 of 8 at both. --prompt-only: the gold stays in what the model reads for
 # XQuAD en 37 of 40 questions at 250 (39 at 450).
 CONTEXT_TOKENS = 250
+NOT_SAID_ZH = "文档中没有说明。"  # "The documents do not say." for a Chinese question
 FOLLOW_UP_WORDS = 6  # a question this short, after another one, is read as a follow-up
 # Pronouns are matched in lower case (or capitalized first), so "IT" is not "it".
 _ANAPHORA = re.compile(
@@ -74,6 +75,11 @@ def answer_question(question: str, history: Sequence[Turn], *, retriever: Any, l
 
     t1 = time.perf_counter()
     ranked = [_source(i, h) for i, h in enumerate(relevant, start=1)]
+    role, other = grounding.unmentioned_role(question, ranked)
+    if role:
+        # A small model asked who the chief executive is, shown only the chief financial
+        # officer, gives the CFO's name: the question is answered here, without it.
+        return role_refusal(question, role, other, ranked, stats)
     selection = evidence.select(question, ranked, embedder)
     stats.evidence_s = time.perf_counter() - t1
 
@@ -104,9 +110,15 @@ def answer_question(question: str, history: Sequence[Turn], *, retriever: Any, l
         [document_name(s) for s in prompt.sources])
     sentences = grounding.check_answer(model_text, prompt.sources, embedder, question=question)
     shown = {s.number for s in prompt.sources}
-    best = [e for e in selection.best() if e.source in shown]
+    best = (evidence.agreeing(selection, model_text, question, shown)
+            or [e for e in selection.best() if e.source in shown])
     text, quoted, unanswered, why = _evidence_first(question, model_text, sentences, best,
                                                     prompt.sources, stats.stop_reason)
+    if text == model_text and in_chinese(question) and not in_chinese(text) and sentences \
+            and all(grounding.is_refusal(s.text) for s in sentences):
+        # The system prompt (English, so that it stays one cached prefix) gives the refusal
+        # in English, and a small model copies it as written whatever the question's language.
+        text = NOT_SAID_ZH
     if text != model_text:
         sentences = grounding.check_answer(text, prompt.sources, embedder, question=question)
     stats.check_s = time.perf_counter() - t2
@@ -240,6 +252,24 @@ def refusal(question: str, hits: Sequence[Hit], relevance_floor: float,
     stats.stop_reason = "refused"
     return Answer(question=question, text=text, sentences=[sentence], sources=sources,
                   stats=stats, refused=True, note=evidence)
+
+
+def role_refusal(question: str, role: str, other: str, sources: Sequence[Source],
+                 stats: AnswerStats) -> Answer:
+    """The answer to "who is the <role>" when no passage names that role but one names
+    another of its kind (see :func:`rag.grounding.unmentioned_role`), made without the
+    model: the passages are listed, as with any refusal, so the reader can check."""
+    if in_chinese(question):
+        text = f"文档中没有提到{role}（只提到了{other}）。"
+    else:
+        text = f"The documents do not say who the {role} is (they name the {other})."
+    note = (f"No passage names the {role} the question asks about, only the {other}, so "
+            "the model was not asked.")
+    sentence = AnswerSentence(text=text, start=0, end=len(text), support=Support.SUPPORTED,
+                              evidence=note)
+    stats.stop_reason = "refused"
+    return Answer(question=question, text=text, sentences=[sentence],
+                  sources=list(sources)[:REFUSAL_SOURCES], stats=stats, refused=True, note=note)
 
 
 def _stop_note(stop_reason: str, max_tokens: int) -> str:

@@ -31,11 +31,14 @@ from rag.loaders import supported_suffixes
 from rag.text import (
     CITATION,
     CJK,
+    HAN_CHARS,
     NUMBER,
     STOP_WORDS,
     citation_numbers,
+    cjk_share,
     content_terms,
     fold,
+    in_chinese,
     number_values,
     root,
     strip_citations,
@@ -49,6 +52,7 @@ WEAK_AT = 0.4  # ... and for "weak"
 LEXICAL_WEIGHT = 0.5  # strength = w * lexical + (1 - w) * semantic
 QUOTE_CHARS = 160  # how much of a source sentence the evidence quotes
 CANDIDATES_PER_CLAIM = 3  # source sentences embedded per answer sentence
+CROSS_SCRIPT_SHARE = 0.3  # of CJK letters, for a sentence or passage to count as Chinese
 
 
 class Embedder(Protocol):
@@ -236,12 +240,10 @@ def facts(sentence: str) -> list[str]:
 NAME_TAGS = ("nr", "ns", "nt", "nz")  # jieba: person, place, organisation, other proper noun
 
 
-def cjk_names(sentence: str, tags: Sequence[str] = NAME_TAGS) -> list[str]:
-    """Chinese person, place and organisation names (jieba's part-of-speech tags)."""
+def _jieba():
     import logging
 
     import jieba
-    import jieba.posseg
 
     jieba.setLogLevel(logging.WARNING)
     # jieba caches its dictionary in /tmp by default; Quarry writes only to its data folder.
@@ -251,8 +253,21 @@ def cjk_names(sentence: str, tags: Sequence[str] = NAME_TAGS) -> list[str]:
         cache = data_dir() / "cache"
         cache.mkdir(parents=True, exist_ok=True)
         jieba.dt.tmp_dir = str(cache)
+    return jieba
+
+
+def cjk_names(sentence: str, tags: Sequence[str] = NAME_TAGS) -> list[str]:
+    """Chinese person, place and organisation names (jieba's part-of-speech tags)."""
+    _jieba()
+    import jieba.posseg
+
     return [p.word for p in jieba.posseg.cut(sentence)
             if p.flag in tags and len(p.word) >= 2 and CJK.search(p.word)]
+
+
+def cjk_words(text: str) -> list[str]:
+    """The Chinese words of ``text`` (jieba's cut), two characters or more."""
+    return [w for w in _jieba().cut(text) if len(w) >= 2 and CJK.search(w)]
 
 
 def _fact_key(fact: str) -> str:
@@ -422,6 +437,10 @@ def _prepare(source: Source) -> _Prepared:
                      [content_terms(s) for s in sentences])
 
 
+def _chinese(text: str) -> bool:
+    return cjk_share(text) >= CROSS_SCRIPT_SHARE
+
+
 def _judge(claim: str, terms: set[str], sentence_facts: list[str], group: list[_Prepared],
            sim_row: np.ndarray | None) -> _Judgement:
     """How well the sources in ``group`` together back ``claim``."""
@@ -441,6 +460,11 @@ def _judge(claim: str, terms: set[str], sentence_facts: list[str], group: list[_
         if s >= best_sim or not quote:
             best_sim, quote = s, p.sentences[k]
     strength = LEXICAL_WEIGHT * lexical + (1 - LEXICAL_WEIGHT) * max(best_sim, 0.0)
+    if group and sentence_facts and not missing and all(
+            _chinese(p.source.text) != _chinese(claim) for p in group):
+        # "39 years old" for a Chinese passage saying "39 岁": words and the English-only
+        # embedding cannot match across languages, so the facts alone judge, and weakly.
+        strength = max(strength, WEAK_AT)
     if missing:
         support = Support.UNSUPPORTED
     elif strength >= SUPPORTED_AT:
@@ -453,3 +477,111 @@ def _judge(claim: str, terms: set[str], sentence_facts: list[str], group: list[_
         quote = quote[: QUOTE_CHARS - 1].rstrip() + "…"
     return _Judgement(support, strength, missing, quote,
                       tuple(p.source.number for p in group))
+
+
+# -- what the question asks about ------------------------------------------------------
+# "Who is the chief executive officer of Northwind?", "Who was the head of the committee?":
+# the role is what the answer must hold. A passage naming the chief financial officer
+# answers another question, and a small model readily gives that name.
+_ROLE_EN = re.compile(
+    r"^\s*who\s+(?:is|was|are|were)\s+(?:the|a|an|its|their)\s+(?P<role>[a-z][a-z\-]*"
+    r"(?:\s+[a-z][a-z\-]*){0,3}?)\s+(?:of|at|for|in|on)\b", re.IGNORECASE)
+_ROLE_EN_POSSESSIVE = re.compile(
+    r"^\s*who\s+(?:is|was|are|were)\s+\S.*?['’]s\s+(?P<role>[a-z][a-z\-]*(?:\s+[a-z][a-z\-]*){0,3})"
+    r"\s*\??\s*$", re.IGNORECASE)
+_ROLE_STOP = frozenset({"name", "one", "person", "people", "man", "woman", "first", "last"})
+
+
+def asked_role(question: str) -> str:
+    """The role a "who is the …" question asks about ("chief executive officer"), or ""."""
+    q = question.strip()
+    if in_chinese(q):
+        if "谁" not in q:
+            return ""
+        m = re.match(rf"^.*的(?P<role>[{HAN_CHARS}]{{2,8}})是谁[？?]?\s*$", q) or \
+            re.match(rf"^谁是.*的(?P<role>[{HAN_CHARS}]{{2,8}})[？?]?\s*$", q)
+        return m.group("role") if m else ""
+    m = _ROLE_EN.match(q) or _ROLE_EN_POSSESSIVE.match(q)
+    if not m:
+        return ""
+    words = [w for w in m.group("role").split() if w.lower() not in STOP_WORDS]
+    if not words or any(w.lower() in _ROLE_STOP for w in words):
+        return ""
+    return " ".join(words)
+
+
+def mentions(role: str, sources: Sequence[Source]) -> bool:
+    """Whether some sentence of ``sources`` names ``role``: every word of it (or its
+    initials, "CEO"), or the Chinese term itself."""
+    if CJK.search(role):
+        return any(fold(role) in fold(s.text) for s in sources)
+    words = role.lower().split()
+    roots = {root(w) for w in words}
+    initials = "".join(w[0] for w in words) if len(words) > 1 else ""
+    for s in sources:
+        for a, b in split_sentences(s.text):
+            terms = content_terms(s.text[a:b])
+            if roots <= terms or (initials and initials in terms):
+                return True
+    return False
+
+
+_TITLE = re.compile(r"\b[A-Z][a-z]+(?:[ \t]+(?:of[ \t]+|and[ \t]+|for[ \t]+)?[A-Z][a-z]+){1,4}\b")
+_ACRONYM = re.compile(r"\b[A-Z]{2,5}\b")
+
+
+def neighbour_role(role: str, sources: Sequence[Source]) -> str:
+    """A title in ``sources`` of the same kind as ``role`` but another one: "Chief
+    Financial Officer" for "chief executive officer", "首席财务官" for "首席执行官"
+    (English: a capitalized title sharing the role's last word and another of its words,
+    and holding a word the role lacks; its initials; Chinese: a term with the role's first
+    two and last characters). "" when there is none.
+
+    A role merely worded otherwise ("the last Prime Minister" for "the final prime
+    minister") is no neighbour: only a title holding a word the question does not say,
+    while the question holds one the title does not, names someone else."""
+    if CJK.search(role):
+        if len(role) < 3:
+            return ""
+        pattern = re.compile(re.escape(role[:2]) + rf"[{HAN_CHARS}]{{1,4}}" + re.escape(role[-1]))
+        for s in sources:
+            for m in pattern.finditer(s.text):
+                if m.group(0) != role:
+                    return m.group(0)
+        return ""
+    words = role.lower().split()
+    roots = {root(w) for w in words}
+    head = root(words[-1])
+    # "CEO" for "chief executive officer"; a one-word role as short as an acronym is one.
+    initials = ("".join(w[0] for w in words) if len(words) > 2
+                else words[0] if len(words) == 1 and len(words[0]) <= 4 else "").upper()
+    for s in sources:
+        for m in _TITLE.finditer(s.text):
+            title = {root(w) for w in m.group(0).lower().split() if w not in STOP_WORDS}
+            if head in title and len(title & roots) >= 2 and title - roots and roots - title:
+                return m.group(0)
+        if initials:
+            for m in _ACRONYM.finditer(s.text):
+                a = m.group(0)
+                if a != initials and len(a) == len(initials) and a[0] == initials[0] \
+                        and a[-1] == initials[-1]:
+                    return a
+    return ""
+
+
+def unmentioned_role(question: str, sources: Sequence[Source]) -> tuple[str, str]:
+    """(the role asked about, the other title the sources name instead) when no source
+    names the role a "who is the …" question asks for but one names a neighbouring role
+    ("Who is the chief executive officer?" over a policy naming only the chief financial
+    officer); ("", "") otherwise.
+
+    Only where the sources are in the question's script: a Chinese question over
+    English passages names its role in other words than they do."""
+    role = asked_role(question)
+    if not role or not sources:
+        return "", ""
+    same_script = [s for s in sources if bool(CJK.search(s.text)) == bool(CJK.search(role))]
+    if not same_script or mentions(role, same_script):
+        return "", ""
+    other = neighbour_role(role, same_script)
+    return (role, other) if other else ("", "")

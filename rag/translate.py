@@ -16,6 +16,7 @@ question asked again costs nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
 import threading
@@ -70,7 +71,12 @@ class QuestionTranslator:
 
         params = DecodingParams(temperature=0.0, max_tokens=MAX_TOKENS, seed=1)
         messages = [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": question}]
-        text = _clean(llm.generate(messages, params).text)
+        # The loaded model's cache holds the answer prompt's system part: a translation
+        # must not evict it (the next answer would read it again), where the backend can
+        # keep it.
+        keep = getattr(llm, "keeping_cache", None)
+        with keep() if keep is not None else contextlib.nullcontext():
+            text = _clean(llm.generate(messages, params).text)
         with self._lock:
             self._put(key, text)
         return text

@@ -9,6 +9,7 @@ import pytest
 
 from models.base import StopReason
 from models.decoding import preset
+from rag import grounding
 from rag.asking import answer_question, retrieval_query
 from rag.render import format_answer
 from rag.types import Hit, Support, Turn
@@ -137,3 +138,41 @@ def test_the_default_model_answers_from_the_sample_folder_with_a_valid_citation(
     assert cited <= set(by_number)
     assert any("75" in by_number[n].text for n in cited), format_answer(answer)
     assert answer.stats.prompt_tokens > 0 and answer.stats.check_s < answer.stats.generate_s
+
+
+ROLE_HITS = [
+    Hit(1, "travel-policy.pdf", 2, 0, 160,
+        "Trips above EUR 10,000 are approved by the Chief Financial Officer, Marcus Lindqvist. "
+        "Client entertainment is limited to EUR 90 per person.", 0.8),
+    Hit(2, "报销制度.md", None, 0, 40, "单笔超过人民币1000元的报销由首席财务官王丽审批。", 0.7),
+]
+
+
+@pytest.mark.parametrize("question, said", [
+    ("Who is the chief executive officer of Northwind Traders?",
+     "do not say who the chief executive officer is (they name the Chief Financial Officer)"),
+    ("公司的首席执行官是谁？", "文档中没有提到首席执行官（只提到了首席财务官）"),
+])
+def test_a_role_only_its_neighbour_is_named_for_is_refused_without_the_model(question, said):
+    """A small model shown only the chief financial officer names him as chief executive."""
+    llm = FakeLLM()
+    answer, _ = ask(llm, question, hits=ROLE_HITS)
+    assert said in answer.text and answer.refused and llm.calls == []
+    assert answer.sources and "model was not asked" in answer.note
+    assert "Closest passages:" in format_answer(answer)
+
+
+def test_a_role_the_sources_name_is_answered_by_the_model():
+    llm = FakeLLM()
+    llm.enqueue("Marcus Lindqvist is the Chief Financial Officer [1].")
+    answer, _ = ask(llm, "Who is the chief financial officer of Northwind?", hits=ROLE_HITS)
+    assert not answer.refused and len(llm.calls) == 1
+    assert answer.text.startswith("Marcus Lindqvist")
+
+
+def test_the_english_refusal_to_a_chinese_question_is_shown_in_chinese():
+    llm = FakeLLM()
+    llm.enqueue("The documents do not say.")
+    answer, _ = ask(llm, "董事会的成员有哪些人？")
+    assert answer.text == "文档中没有说明。" and answer.model_text == "The documents do not say."
+    assert not any(grounding.is_claim(s.text) for s in answer.sentences)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.grounding import check_answer, content_terms, facts, parse_citations, split_sentences
+from rag.grounding import (
+    check_answer,
+    content_terms,
+    facts,
+    parse_citations,
+    split_sentences,
+    unmentioned_role,
+)
 from rag.types import Source, Support
 
 
@@ -223,3 +230,42 @@ def test_a_fact_from_the_documents_name_is_backed_by_its_passage():
     assert s.support is not Support.UNSUPPORTED, s.evidence
     [s] = check_answer(claim.replace("2023", "2021"), src, None)
     assert s.support is Support.UNSUPPORTED and "2021" in s.evidence
+
+
+def test_an_english_answer_to_a_chinese_passage_is_judged_by_its_facts():
+    """Words and the English-only embedding cannot match across languages: "39 years old"
+    for "39 岁" is backed weakly by its number, and a changed number is not backed."""
+    text = "培顿·曼宁成为史上首位带领两支不同球队多次进入超级碗的四分卫。 他以 39 岁高龄参赛。"
+    source = [Source(1, 1, "p002.txt", None, 0, len(text), text, 0.9)]
+    question = "培顿·曼宁参加第 50 届超级碗时多大？"
+    (right,) = check_answer("39 years old [1]", source, HashingEmbedder(), question=question)
+    (wrong,) = check_answer("40 years old [1]", source, HashingEmbedder(), question=question)
+    assert right.support is Support.WEAK
+    assert wrong.support is Support.UNSUPPORTED and "40" in wrong.evidence
+
+
+POLICY = ("Trips from EUR 2,500 to EUR 10,000 need a director's approval. Trips above EUR "
+          "10,000 are approved by the Chief Financial Officer, Marcus Lindqvist.")
+
+
+@pytest.mark.parametrize("question, text, expected", [
+    ("Who is the chief executive officer of Northwind Traders?", POLICY,
+     ("chief executive officer", "Chief Financial Officer")),
+    ("Who is Northwind's CEO?", POLICY.replace("Chief Financial Officer", "CFO"),
+     ("CEO", "CFO")),
+    ("Northwind的首席执行官是谁？", "单笔超过人民币1000元的报销由首席财务官王丽审批。",
+     ("首席执行官", "首席财务官")),
+    # The role asked about is named: the question is the model's to answer.
+    ("Who is the chief financial officer of Northwind Traders?", POLICY, ("", "")),
+    # Worded otherwise, and another title of another kind nearby: no neighbour.
+    ("Who was the final Prime Minister of East Germany?",
+     "The last Prime Minister of the GDR was Lothar de Maizière, later German Federal Minister.",
+     ("", "")),
+    # Not a question about a role.
+    ("Who approves a trip that costs EUR 12,000?", POLICY, ("", "")),
+    # A Chinese question over English passages words its role otherwise.
+    ("Northwind的首席执行官是谁？", POLICY, ("", "")),
+])
+def test_a_role_no_source_names_is_found_beside_the_neighbouring_one(question, text, expected):
+    source = [Source(1, 1, "travel.pdf", 1, 0, len(text), text, 0.9)]
+    assert unmentioned_role(question, source) == expected

@@ -280,6 +280,19 @@ def test_assembly_joins_parts_in_order_once(tmp_path, monkeypatch):
     assert locate.bundled_path(model) == path and path.stat().st_mtime_ns == stamp
 
 
+def test_an_installer_build_links_the_checked_copy_instead_of_joining_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("QUARRY_DATA_DIR", str(tmp_path / "data"))
+    model = _fake_model(tmp_path, [b"a" * 1000, b"b" * 10])
+    mine = locate.bundled_path(model)
+    built = locate.assemble(model, tmp_path / "build" / model.filename)
+    assert built.samefile(mine) and built.read_bytes() == mine.read_bytes()
+    # A copy whose check no longer holds is not linked: the parts are joined again.
+    mine.unlink()
+    mine.write_bytes(b"y" * 1010)
+    rebuilt = locate.assemble(model, tmp_path / "build2" / model.filename)
+    assert not rebuilt.samefile(mine) and rebuilt.read_bytes() == b"a" * 1000 + b"b" * 10
+
+
 def test_assembly_refuses_a_checksum_mismatch(tmp_path, monkeypatch):
     monkeypatch.setenv("QUARRY_DATA_DIR", str(tmp_path / "data"))
     model = _fake_model(tmp_path, [bytes([i]) * 1000 for i in range(3)], sha256="0" * 64)

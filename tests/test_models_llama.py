@@ -74,6 +74,27 @@ def test_a_fixed_system_prompt_is_read_once_and_reused_from_the_cache(small):
     assert second.ttft_s < whole.ttft_s
 
 
+def test_a_side_prompt_inside_keeping_cache_leaves_the_cached_prefix_in_place(small):
+    """A question's translation (another system prompt) between two answers: inside
+    ``keeping_cache`` the second answer still reads its system prompt from the cache, and
+    writes what it writes when nothing came between; outside, the side prompt evicts it."""
+    system = {"role": "system", "content": "You answer questions using only the sources. " * 8}
+    side = [{"role": "system", "content": "Translate the user's question into English."},
+            {"role": "user", "content": "法国的首都是哪里？"}]
+    river = [system, {"role": "user", "content": "Name a river in Spain."}]
+    small.generate([system, {"role": "user", "content": "What is the capital of France?"}],
+                   GREEDY.with_changes(max_tokens=4))
+    plain = small.generate(river, GREEDY.with_changes(max_tokens=8))
+    small.generate(side, GREEDY.with_changes(max_tokens=8))
+    evicted = small.generate(river, GREEDY.with_changes(max_tokens=8))
+    with small.keeping_cache():
+        small.generate(side, GREEDY.with_changes(max_tokens=8))
+    kept = small.generate(river, GREEDY.with_changes(max_tokens=8))
+    assert evicted.cached_tokens < 10
+    assert kept.cached_tokens >= small.count_tokens(system["content"]) > 60
+    assert kept.text == evicted.text == plain.text
+
+
 def test_stop_sequences_and_max_tokens(small):
     full = small.generate(COUNT, GREEDY.with_changes(max_tokens=16))
     assert full.stop_reason is StopReason.LENGTH and full.completion_tokens == 16
