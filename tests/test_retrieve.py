@@ -244,8 +244,8 @@ def test_the_multilingual_cosine_decides_between_passages_alike_in_words(
     store: IndexStore, monkeypatch
 ) -> None:
     """A Chinese passage that repeats the question's words (first lexically, and as a
-    document) loses to one the multilingual space puts clearly nearer the question (cosine
-    0.93 against 0.85), where ranks alone would keep the wordy one first."""
+    document, though not its phrases) loses to one the multilingual space puts clearly nearer
+    the question (cosine 0.93 against 0.85), where ranks alone would keep the wordy one first."""
     from rag import multilingual, retrieve
 
     def unit(*xs: float) -> np.ndarray:
@@ -255,7 +255,7 @@ def test_the_multilingual_cosine_decides_between_passages_alike_in_words(
     [wordy] = add(
         store,
         "shop.txt",
-        [("这家琴行的钢琴有很多种，每个琴键清洁剂的价格不同，钢琴有新有旧。", axis(0))],
+        [("这家琴行的钢琴种类很多，琴键清洁剂的价格不同，钢琴新旧都有。", axis(0))],
     )
     [answer] = add(store, "piano.txt", [("标准钢琴共有八十八个黑白键。", axis(1))])
     store.set_ml_vectors([wordy, answer], np.stack([unit(0.85, 0.527), unit(0.93, 0, 0.368)]))
