@@ -26,6 +26,7 @@ gets evidence per part, and each part is checked in the answer on its own.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import re
@@ -36,6 +37,8 @@ import numpy as np
 
 from rag.text import (
     CJK,
+    CJK_QUESTION_WORDS,
+    CJK_RUN,
     HAN_CHARS,
     STOP_WORDS,
     cjk_share,
@@ -59,12 +62,15 @@ STRONG_COVERAGE = 0.5  # ... and it must hold this share of the question's (weig
 # sentence for an unanswerable sample question comes near (at most 0.62; answering ones
 # the model refused, 0.70 to 0.75)
 STRONG_MEANING = 0.7
-CJK_FULL_COVERAGE = 0.6  # Chinese question pairs that cross word borders never match
+# A Chinese sentence rarely repeats every word of the question (the question's own words
+# are cut by jieba, the sentence's pairs are all its pairs): this share counts as all.
+CJK_FULL_COVERAGE = 0.8
 MAX_CANDIDATES = 96  # sentences scored per question (the best passages' first)
 COPY_SHARE = 0.7  # an answer holding this share of one passage is a copy of it
 COPY_OF_ANSWER = 0.9  # ... and so is one this much of which comes from one passage
 COPY_MIN_CHARS = 200  # shorter replies are answers, even when copied
 PART_COVERAGE = 0.5  # an answer sentence holding this share of a part's words answers it
+QUOTED_WEIGHT = 2.0  # words the question quotes ("Model C", “社会阶级”) are what it is about
 QUESTION_NUMBER_WEIGHT = 0.5  # numbers in a question are often conditions the source states
 # as a range ("a trip of EUR 12,000" / "trips above EUR 10,000"): they weigh less
 
@@ -101,12 +107,69 @@ def question_parts(question: str) -> list[str]:
     return pieces
 
 
+# "When imperialism changes a state's norms, what is it called?" asks "what", not "when":
+# a leading clause before the question word only sets the scene.
+_LEAD_CLAUSE = re.compile(
+    r"^\s*(?:when|if|after|before|while|since|once|although|though|as)\b[^,?]*,\s*"
+    r"(?=(?:what|which|who|whom|whose|where|when|how)\b)",
+    re.IGNORECASE,
+)
+# "Who" inside a title or name ("Doctor Who", "The Who") asks nothing.
+_NAMED_WHO = re.compile(r"\b([A-Z][\w'’-]*)\s+Who\b")
+# "What type of city ..." asks for a kind of thing, not for a place or a person.
+_CATEGORY = re.compile(
+    r"\b(?:what|which) (?:\w+ )?(?:types?|kinds?|sorts?|forms?|categor(?:y|ies)|genres?) of\b"
+    r"|什么(?:样的?|类型|种类)|哪(?:一|几)?[种类]"
+)
+# "What is it called?", "叫什么名字": the answer is a name the source gives something.
+_ASKS_NAME = re.compile(
+    r"\b(?:called|named|termed|known as|referred to as|the name of|name (?:for|of))\b"
+    r"|叫什么|叫做什么|称为什么|称作什么|名称|名字|什么名|怎么称呼",
+    re.IGNORECASE,
+)
+_NAMES_IT = re.compile(
+    r"\b(?:called|named|termed|known as|referred to as|dubbed|name[sd]?)\b"
+    r"|称为|称作|叫做|名为|名叫|名称|之称|命名|简称|又称|被称|叫",
+    re.IGNORECASE,
+)
+# "Ergänzungsschulen are secondary schools run by ...": a sentence that opens with a name
+# and says what it is names that thing too.
+_NAMED_SUBJECT = re.compile(
+    r"^\W*(?!(?:It|This|That|These|Those|They|There|He|She|The|A|An)\b)[A-Z][\w'’-]*"
+    r"(?:\s[A-Z][\w'’-]*){0,3}\s(?:is|are|was|were)\b"
+    r"|^\W*[A-Za-z][\w'’-]*(?:\s[A-Za-z][\w'’-]*){0,3}\s*是"
+)
+# "What is DECnet?", "DECnet是什么", "什么是Internet2": a short subject to define.
+_DEFINE_EN = re.compile(
+    r"^\s*what (?:is|are|was|were) (?:an? |the )?"
+    r"(?P<x>[\w&.'’-]+(?: [\w&.'’-]+){0,3})\s*[?？]?\s*$",
+    re.IGNORECASE,
+)
+_DEFINE_ZH = re.compile(
+    r"^\s*(?:(?P<x>[^，。？?\s的]{1,12}?)\s*(?:是什么|是啥|指什么|是指什么)(?:意思|东西)?"
+    r"|什么是\s*(?P<y>[^，。？?\s的]{1,12}))\s*[?？]?\s*$"
+)
+
+
+_QUOTED = re.compile(r'"([^"]{1,60})"|“([^”]{1,60})”|「([^」]{1,60})」|‘([^’]{1,60})’')
+
+
+def defined_subject(question: str) -> str:
+    """What a definition question asks to define ("DECnet" in "DECnet是什么"), or ""."""
+    m = _DEFINE_EN.match(question) or _DEFINE_ZH.match(question)
+    if not m:
+        return ""
+    return next((g for g in m.groups() if g), "").strip()
+
+
 def answer_type(question: str) -> str | None:
-    """What kind of fact the question asks for: year, date, person, amount, place (or None)."""
+    """What kind of fact the question asks for: year, date, person, amount, place, name
+    (what something is called), definition (what a short subject is), or None."""
+    question = _NAMED_WHO.sub(r"\1 _", _LEAD_CLAUSE.sub("", question))
     q = fold(question)
     if re.search(
         r"\b(which|what|in what) (year|decade|century)\b"
-        r"|哪一?年|几几年|什么年份|哪个年代",
+        r"|哪一?年|几几年|什么年份|哪个年代|哪些年|哪几年|年份",
         q,
     ):
         return "year"
@@ -116,6 +179,10 @@ def answer_type(question: str) -> str | None:
         q,
     ):
         return "date"
+    if _CATEGORY.search(q):
+        return None
+    if _ASKS_NAME.search(q):
+        return "name"
     if re.search(
         r"\b(who|whom|whose)\b|\b(which|what) (\w+ ){0,2}(person|people|man|woman|company|team"
         r"|president|king|queen|emperor|secretary|leader|author|writer|scientist|player|actor"
@@ -142,6 +209,8 @@ def answer_type(question: str) -> str | None:
         q,
     ):
         return "place"
+    if defined_subject(question):
+        return "definition"
     return None
 
 
@@ -152,12 +221,27 @@ _MONTH = re.compile(
     re.IGNORECASE,
 )
 _AMOUNT = re.compile(r"\d")
+_YEAR_VALUE = re.compile(r"1[0-9]\d\d|20\d\d")
 _NAME = re.compile(r"(?<![\w])[A-Z][a-zA-Z\-'’]+(?:\s+[A-Z][a-zA-Z\-'’]+)*")
 _ZH_PLACE = re.compile(rf"[{HAN_CHARS}]{{1,6}}(?:省|市|县|区|国|州|岛|山|河|湖|城)")
 
 
 def has_type(sentence: str, kind: str | None, question: str) -> bool:
-    """Whether ``sentence`` states a fact of the expected kind that the question does not."""
+    """Whether ``sentence`` states a fact of the expected kind that the question does not
+    (for a name: it says what something is called; for a definition: it says what the
+    subject is)."""
+    if kind == "name":
+        return bool(_NAMES_IT.search(sentence) or _NAMED_SUBJECT.match(sentence))
+    if kind == "definition":
+        x = defined_subject(question)
+        return bool(x) and bool(
+            re.search(
+                rf"{re.escape(x)}(?:e?s)?\W{{0,3}}(?:\s(?:is|are|was|were|refers to|means)\b"
+                r"|\s*(?:是|指|即|为))",
+                sentence,
+                re.IGNORECASE,
+            )
+        )
     return bool(kind_facts(sentence, kind, question))
 
 
@@ -246,16 +330,14 @@ def misses_the_fact(answer: str, ev: Evidence, question: str) -> bool:
 
 
 # -- words ------------------------------------------------------------------------------
-_CJK_QUESTION_CHARS = frozenset("什么多少哪些个里儿谁几何时处如怎为是否吗呢请问")
-
-
 def _terms(text: str) -> set[str]:
     """Content words: Latin words (stemmed, less stop words), numbers, CJK character pairs.
 
-    Pairs that hold a question word ("多少", "贴多") are left out: the answer never
-    contains them.
+    Chinese question words ("多少", "哪个") are taken out before pairing, so no pair
+    holds one ("贴多" of "补贴多少"): the answer never contains them. Only the words
+    themselves go: "八个地区" keeps its pair "八个", which a sentence can hold.
     """
-    return content_terms(text, _CJK_QUESTION_CHARS)
+    return content_terms(CJK_QUESTION_WORDS.sub(" ", text))
 
 
 # -- selection -----------------------------------------------------------------------------
@@ -268,20 +350,29 @@ class Candidate:
     end: int
     text: str
     terms: set[str]
+    context: frozenset[str] = frozenset()  # the words of the sentence it points back to
+    back: tuple[int, str] | None = None  # that sentence's start and text
     score: float = 0.0
     coverage: float = 0.0
     meaning: float = 0.0
     typed: bool = False
+    leans: bool = False  # some of its coverage comes from the sentence it points back to
 
     def evidence(self, part: str = "") -> Evidence:
+        """The sentence as evidence; led by the sentence it points back to when question
+        words it answers with are there ("… by changing its epitopes. This is called
+        antigenic variation."): alone it would not say what it is about."""
         s = self.source
+        start, text = self.start, self.text
+        if self.back is not None and self.leans:
+            start, text = self.back[0], f"{self.back[1]} {self.text}"
         return Evidence(
             source=s.number,
             file=s.file,
             page=s.page,
-            start=s.start + self.start,
+            start=s.start + start,
             end=s.start + self.end,
-            text=self.text,
+            text=text,
             score=round(self.score, 4),
             strong=is_strong(self),
             part=part,
@@ -295,25 +386,74 @@ def is_strong(c: Candidate) -> bool:
     return c.score >= STRONG_AT and (c.coverage >= STRONG_COVERAGE or c.meaning >= STRONG_MEANING)
 
 
+# A sentence that opens by pointing back ("This is called antigenic variation.", "It is the
+# third most populated ...", "这被称为抗原变异。") is about what the sentence before it names.
+_POINTS_BACK = re.compile(
+    r"^\W*(?:(?:this|these|that|those|it|its|such|they|their|he|she|his|her)\b|[这此该它其])",
+    re.IGNORECASE,
+)
+CONTEXT_SHARE = 0.8  # a word only the sentence pointed back to holds counts at this share
+
+
 def candidates(sources: Sequence[Source]) -> list[Candidate]:
     out: list[Candidate] = []
     for s in sources:
+        previous: tuple[int, str, set[str]] | None = None
         for a, b in sentence_spans(s.text):
             text = s.text[a:b]
-            out.append(Candidate(s, a, b, " ".join(text.split()), _terms(text)))
+            terms = _terms(text)
+            flat = " ".join(text.split())
+            back = _POINTS_BACK.match(text) and previous
+            context = frozenset(previous[2] - terms) if back else frozenset()
+            out.append(
+                Candidate(
+                    s, a, b, flat, terms, context, (previous[0], previous[1]) if back else None
+                )
+            )
+            previous = (a, flat, terms)
     return out[:MAX_CANDIDATES]
+
+
+def _question_terms(question: str) -> dict[str, float]:
+    """The question's content words, each with its share of a word: its Chinese pairs
+    only within one word (jieba's cut), so "设计了美国" gives "设计" and "美国" but not
+    "了美" or "计了", pairs across a word border that match any sentence by chance; and
+    the pairs of one word share it ("高速公路" is one word, not three), as an English
+    word is one term however long."""
+    terms = dict.fromkeys(_terms(question), 1.0)
+    if not CJK.search(question):
+        return terms
+    from rag.grounding import cjk_words
+
+    inside: dict[str, float] = {}
+    for w in cjk_words(question):
+        pairs = {w[i : i + 2] for i in range(len(w) - 1)}
+        for p in pairs:
+            inside[p] = max(inside.get(p, 0.0), 1.0 / len(pairs))
+    return {
+        t: inside.get(t, 1.0)
+        for t in terms
+        if t in inside or not (len(t) == 2 and CJK_RUN.fullmatch(t))
+    }
 
 
 def score_candidates(question: str, cands: list[Candidate], embedder=None) -> None:
     """Score every candidate for ``question`` (one part), in place."""
-    q_terms = _terms(question)
+    quoted = {t for m in _QUOTED.finditer(question) for t in _terms(next(filter(None, m.groups())))}
+    share = _question_terms(question)
+    share.update(dict.fromkeys(quoted - share.keys(), 1.0))
+    q_terms = set(share)
     n = len(cands) or 1
     df = {t: sum(1 for c in cands if t in c.terms) for t in q_terms}
     # Rare words weigh more; a word no sentence holds still counts in the total, so a
     # question about something the passages never name cannot reach full coverage.
-    numbers = set(number_values(question))
+    # A year the question names ("the 1998 redesign") is named, not a threshold: it counts.
+    numbers = {n for n in number_values(question) if not _YEAR_VALUE.fullmatch(n)}
     weight = {
-        t: math.log(1.0 + n / (1.0 + df[t])) * (QUESTION_NUMBER_WEIGHT if t in numbers else 1.0)
+        t: math.log(1.0 + n / (1.0 + df[t]))
+        * share[t]
+        * (QUESTION_NUMBER_WEIGHT if t in numbers else 1.0)
+        * (QUOTED_WEIGHT if t in quoted else 1.0)
         for t in q_terms
     }
     total = sum(weight.values()) or 1.0
@@ -329,7 +469,11 @@ def score_candidates(question: str, cands: list[Candidate], embedder=None) -> No
     meaning_weight = MEANING_WEIGHT * (1.0 - chinese)
     word_weight = WORD_WEIGHT + MEANING_WEIGHT * chinese
     for c, sim in zip(cands, sims, strict=True):
-        covered = sum(w for t, w in weight.items() if t in c.terms) / total
+        leaned = sum(w for t, w in weight.items() if t in c.context)
+        covered = (
+            sum(w for t, w in weight.items() if t in c.terms) + CONTEXT_SHARE * leaned
+        ) / total
+        c.leans = leaned > 0
         c.coverage = min(1.0, covered / full)
         c.meaning = max(0.0, float(sim)) * (1.0 - chinese)
         c.typed = has_type(c.text, kind, question)
@@ -379,7 +523,7 @@ def select(question: str, sources: Sequence[Source], embedder=None) -> Selection
     ranked: list[list[Candidate]] = []
     base = candidates(sources)
     for part in parts:
-        cands = [Candidate(c.source, c.start, c.end, c.text, c.terms) for c in base]
+        cands = [dataclasses.replace(c) for c in base]
         score_candidates(part, cands, embedder)
         ranked.append(sorted(cands, key=lambda c: c.score, reverse=True))
     return Selection(parts, ranked)

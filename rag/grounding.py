@@ -241,12 +241,10 @@ def facts(sentence: str) -> list[str]:
 NAME_TAGS = ("nr", "ns", "nt", "nz")  # jieba: person, place, organisation, other proper noun
 
 
-def cjk_names(sentence: str, tags: Sequence[str] = NAME_TAGS) -> list[str]:
-    """Chinese person, place and organisation names (jieba's part-of-speech tags)."""
+def _jieba():
     import logging
 
     import jieba
-    import jieba.posseg
 
     jieba.setLogLevel(logging.WARNING)
     # jieba caches its dictionary in /tmp by default; Quarry writes only to its data folder.
@@ -256,8 +254,21 @@ def cjk_names(sentence: str, tags: Sequence[str] = NAME_TAGS) -> list[str]:
         cache = data_dir() / "cache"
         cache.mkdir(parents=True, exist_ok=True)
         jieba.dt.tmp_dir = str(cache)
+    return jieba
+
+
+def cjk_names(sentence: str, tags: Sequence[str] = NAME_TAGS) -> list[str]:
+    """Chinese person, place and organisation names (jieba's part-of-speech tags)."""
+    _jieba()
+    import jieba.posseg
+
     return [p.word for p in jieba.posseg.cut(sentence)
             if p.flag in tags and len(p.word) >= 2 and CJK.search(p.word)]
+
+
+def cjk_words(text: str) -> list[str]:
+    """The Chinese words of ``text`` (jieba's cut), two characters or more."""
+    return [w for w in _jieba().cut(text) if len(w) >= 2 and CJK.search(w)]
 
 
 def _fact_key(fact: str) -> str:

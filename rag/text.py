@@ -43,7 +43,8 @@ CJK_STOP_CHARS = frozenset("的了是在和与或及也都而就吗呢吧啊么�
 # asked, not what the passage holds, and their bigrams with the neighbouring characters
 # ("的什", "么著") match passages by chance.
 CJK_QUESTION_WORDS = re.compile(
-    r"为什么|什么|怎么|怎样|如何|多少|是否|哪[里儿些个一位种]?|谁|吗|呢"
+    r"为什么|什么|怎么|怎样|如何|多少|是否|哪[里儿些个一位种]?|谁|吗|呢|何时|何处|请问"
+    r"|几[个次天年月日号人位岁名种]"
 )
 
 

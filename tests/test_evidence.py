@@ -131,10 +131,81 @@ def test_a_long_list_is_split_into_its_items_and_a_short_clause_pair_is_not():
         ("在中世纪的伊斯兰，哪些科学家对药理学发展产生影响?", "person"),
         ("What genre of music is it?", None),
         ("Describe the onboarding.", None),
+        # "Who" in a title asks nothing; a leading clause does not set the kind.
+        ("How often does Doctor Who travel alone?", "amount"),
+        ("When a state's norms change under foreign rule, what is it called?", "name"),
+        ("What type of city has the port been?", None),
+        ("这个国家在哪些年份爆发了瘟疫？", "year"),
+        ("这座城堡叫什么名字？", "name"),
+        ("DECnet是什么", "definition"),
+        ("What is DECnet?", "definition"),
+        ("蒸汽机中让水沸腾的常用热源是什么?", None),
     ],
 )
 def test_the_expected_kind_of_answer_is_read_from_the_question(question, kind):
     assert evidence.answer_type(question) == kind
+
+
+def test_a_definition_question_picks_the_sentence_that_says_what_the_subject_is():
+    text = (
+        "The DECnet protocols were designed entirely by one company. DECnet Phase II and "
+        "later were open standards with published specifications. DECnet is a suite of "
+        "network protocols created in 1975 to connect two minicomputers."
+    )
+    h = Hit(1, "protocols.txt", None, 0, len(text), text, 0.8)
+    best = evidence.select("What is DECnet?", [source(h, 1)], HashingEmbedder()).best()[0]
+    assert best.text.startswith("DECnet is a suite of network protocols")
+    zh = (
+        "DECnet协议完全由一家公司设计。DECnet第二阶段是开放标准。"
+        "DECnet是一套网络协议，最初发布于1975年。"
+    )
+    h = Hit(1, "protocols.txt", None, 0, len(zh), zh, 0.8)
+    best = evidence.select("DECnet是什么", [source(h, 1)], HashingEmbedder()).best()[0]
+    assert best.text.startswith("DECnet是一套网络协议")
+
+
+def test_a_sentence_that_points_back_is_shown_with_the_sentence_it_points_to():
+    text = (
+        "Pathogens evade the adaptive immune system in several ways. The simplest is to "
+        "change non-essential epitopes on the surface of the pathogen quickly. This is "
+        "called antigenic variation. Many vaccines target conserved regions instead."
+    )
+    h = Hit(1, "immunity.txt", 4, 200, 200 + len(text), text, 0.8)
+    best = evidence.select(
+        "What is the evasion of the immune system by changing epitopes called?",
+        [source(h, 1)],
+        HashingEmbedder(),
+    ).best()[0]
+    assert best.text == (
+        "The simplest is to change non-essential epitopes on the surface of the pathogen "
+        "quickly. This is called antigenic variation."
+    )
+    assert text[best.start - 200 : best.end - 200] == best.text  # one span on the page
+
+
+def test_chinese_question_words_leave_the_words_around_them_whole():
+    terms = evidence._terms("与构成南加州一部分的八个地区有关的名称是什么？")
+    assert "八个" in terms and not any("什" in t or "么" in t for t in terms)
+    assert "贴多" not in evidence._terms("境外出差每天补贴多少？")
+    # Pairs across a word border ("了美", "计了") are no words of the question, and the
+    # pairs of one long word share its weight.
+    share = evidence._question_terms("谁设计了美国广播公司1998年的新平面设计？")
+    assert "设计" in share and "了美" not in share and "计了" not in share
+    assert share["广播"] < share["设计"]
+
+
+def test_words_the_question_quotes_weigh_more_than_the_rest():
+    text = "Many schools changed hands. The semiprivate form was new."
+    h = Hit(1, "schools.txt", None, 0, len(text), text, 0.8)
+
+    def coverage(question: str) -> list[float]:
+        ranked = evidence.select(question, [source(h, 1)], HashingEmbedder()).ranked[0]
+        return [c.coverage for c in sorted(ranked, key=lambda c: c.start)]
+
+    plain = coverage("Which semiprivate schools admitted pupils?")
+    quoted = coverage('Which "semiprivate" schools admitted pupils?')
+    assert plain[0] == pytest.approx(plain[1])
+    assert quoted[1] > quoted[0] and quoted[1] > plain[1]
 
 
 def test_a_two_part_question_is_split_into_its_parts():
