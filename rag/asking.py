@@ -110,7 +110,8 @@ def answer_question(question: str, history: Sequence[Turn], *, retriever: Any, l
         [document_name(s) for s in prompt.sources])
     sentences = grounding.check_answer(model_text, prompt.sources, embedder, question=question)
     shown = {s.number for s in prompt.sources}
-    best = [e for e in selection.best() if e.source in shown]
+    best = (evidence.agreeing(selection, model_text, question, shown)
+            or [e for e in selection.best() if e.source in shown])
     text, quoted, unanswered, why = _evidence_first(question, model_text, sentences, best,
                                                     prompt.sources, stats.stop_reason)
     if text == model_text and in_chinese(question) and not in_chinese(text) and sentences \

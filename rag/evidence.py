@@ -70,6 +70,7 @@ COPY_SHARE = 0.7  # an answer holding this share of one passage is a copy of it
 COPY_OF_ANSWER = 0.9  # ... and so is one this much of which comes from one passage
 COPY_MIN_CHARS = 200  # shorter replies are answers, even when copied
 PART_COVERAGE = 0.5  # an answer sentence holding this share of a part's words answers it
+WORD_PAIRS_EXPONENT = 0.5  # each pair of a Chinese word of n pairs weighs n ** -this
 QUOTED_WEIGHT = 2.0  # words the question quotes ("Model C", “社会阶级”) are what it is about
 QUESTION_NUMBER_WEIGHT = 0.5  # numbers in a question are often conditions the source states
 # as a range ("a trip of EUR 12,000" / "trips above EUR 10,000"): they weigh less
@@ -329,6 +330,36 @@ def misses_the_fact(answer: str, ev: Evidence, question: str) -> bool:
     return bool(facts) and not states(answer, facts)
 
 
+AGREE_TOP = 3  # the model may have answered from one of this many best sentences ...
+AGREE_SHARE = 0.8  # ... each scoring at least this share of the best one
+
+
+def agreeing(
+    selection: Selection, answer: str, question: str, shown: set[int]
+) -> list[Evidence] | None:
+    """The evidence to show for a one-part question when the model's answer states the
+    fact of the kind asked for (the name, the year) that a near-best sentence holds and
+    the best one does not: two sentences were nearly as good, and the one that backs the
+    answer is the one to quote (quoting the other under a right answer misleads). None
+    when the best sentence stays."""
+    kind = answer_type(question)
+    if kind not in _FACT_KINDS or len(selection.parts) != 1 or not answer.strip():
+        return None
+    ranked = [c for c in selection.ranked[0] if c.source.number in shown]
+    if len(ranked) < 2 or states(answer, kind_facts(ranked[0].text, kind, question)):
+        return None
+    for c in ranked[1:AGREE_TOP]:
+        if c.score < AGREE_SHARE * ranked[0].score:
+            break
+        facts = kind_facts(c.text, kind, question)
+        if facts and states(answer, facts):
+            return [c.evidence()]
+    return None
+
+
+_FACT_KINDS = ("year", "date", "person", "amount", "place")
+
+
 # -- words ------------------------------------------------------------------------------
 def _terms(text: str) -> set[str]:
     """Content words: Latin words (stemmed, less stop words), numbers, CJK character pairs.
@@ -429,7 +460,7 @@ def _question_terms(question: str) -> dict[str, float]:
     for w in cjk_words(question):
         pairs = {w[i : i + 2] for i in range(len(w) - 1)}
         for p in pairs:
-            inside[p] = max(inside.get(p, 0.0), 1.0 / len(pairs))
+            inside[p] = max(inside.get(p, 0.0), len(pairs) ** -WORD_PAIRS_EXPONENT)
     return {
         t: inside.get(t, 1.0)
         for t in terms

@@ -428,6 +428,26 @@ def test_an_answer_stating_another_fact_than_the_evidence_gets_the_evidence_quot
     assert fact in answer.text.split("\n", 1)[1] and "quoted under the answer" in answer.note
 
 
+def test_an_answer_backed_by_a_near_best_sentence_gets_that_sentence_as_its_evidence():
+    # Two sentences answer nearly as well; the model answered from the second: quoting the
+    # first under its answer would contradict a right answer.
+    text = (
+        "The 1998 graphic design of the network was made by Anna Berg. "
+        "In 1998 the network's graphic design was made anew by Paul Smith."
+    )
+    question = "Who made the network's 1998 graphic design?"
+    hits = [hit(1, text, file="network.txt")]
+    ranked = evidence.select(question, [source(hits[0], 1)], HashingEmbedder()).ranked[0]
+    first, second = ranked[0], ranked[1]
+    assert second.score >= evidence.AGREE_SHARE * first.score  # near-best: the case at hand
+    name = "Paul Smith" if "Paul Smith" in second.text else "Anna Berg"
+    llm = FakeLLM()
+    llm.enqueue(f"{name} made it [1].")
+    answer = ask(llm, question, hits)
+    assert not answer.quoted and answer.text == f"{name} made it [1]."
+    assert answer.evidence[0].text == second.text
+
+
 def test_an_answer_stating_the_evidences_fact_in_its_own_words_is_kept_alone():
     llm = FakeLLM()
     llm.enqueue("It is approved by Marcus Lindqvist [3].")
