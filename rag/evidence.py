@@ -686,7 +686,12 @@ def failure(
 
 
 OFF_TOPIC_MIN_TERMS = 4  # a claim with this many words of its own is a sentence, not a bare answer
-_HOW_WORDS = frozenset({"many", "much", "long", "far", "old", "often"})  # "how many …"
+# Words that frame what is asked ("how many …", "what kind of …", "how long ago …"), not
+# what the answer talks about.
+_HOW_WORDS = frozenset({"many", "much", "long", "far", "old", "often", "kind", "type", "sort",
+                        "ago"})
+TYPO_MIN_CHARS = 6  # a question word this long is found in a word spelled nearly alike
+TYPO_RATIO = 0.8  # ... at this similarity ("cynaobacteria" in "cyanobacterium")
 
 
 def is_off_topic(claims: Sequence[str], question: str) -> bool:
@@ -702,8 +707,19 @@ def is_off_topic(claims: Sequence[str], question: str) -> bool:
     said = [_terms(strip_citations(c)) for c in claims]
     return (
         max(len(t) for t in said) >= OFF_TOPIC_MIN_TERMS
-        and max(len(asked & t) / len(asked) for t in said) < PART_COVERAGE
+        and max(sum(_said(a, t) for a in asked) / len(asked) for t in said) < PART_COVERAGE
     )
+
+
+def _said(word: str, terms: set[str]) -> bool:
+    """Whether ``word`` of a question is in ``terms``, or a long word spelled nearly alike:
+    questions are typed in a hurry ("cynaobacteria"), and the answer spells the source's way."""
+    if word in terms:
+        return True
+    return len(word) >= TYPO_MIN_CHARS and any(
+        len(t) >= TYPO_MIN_CHARS
+        and difflib.SequenceMatcher(None, word, t).ratio() >= TYPO_RATIO
+        for t in terms)
 
 
 def is_echo(claims: Sequence[str], question: str) -> bool:

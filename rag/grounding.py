@@ -214,7 +214,8 @@ _NON_CLAIM = re.compile(
 _BARE_ANSWER_CHARS = 4  # a one-word reply this long (stemmed) can be an answer on its own
 _FILLER = frozenset(root(w) for w in [
     "sure", "okay", "certainly", "answer", "here", "hello", "thanks", "thank", "question",
-    "source", "sources", "note", "following", "below", "understood"])
+    "source", "sources", "note", "following", "below", "understood"]) | frozenset(
+    ["好的", "当然", "是的", "谢谢", "答案", "问题", "来源", "如下", "明白"])
 
 
 def facts(sentence: str) -> list[str]:
@@ -291,9 +292,11 @@ def is_claim(sentence: str) -> bool:
     terms = content_terms(bare)
     if facts(bare) or len(terms) >= 2:
         return True
-    # A bare answer ("Folk-rock.", "Virginia") states a fact as much as a sentence does;
-    # a courtesy word or a lone short word does not.
-    return any(len(t) >= _BARE_ANSWER_CHARS and t not in _FILLER for t in terms)
+    # A bare answer ("Folk-rock.", "Virginia", "革命") states a fact as much as a sentence
+    # does; a courtesy word or a lone short word does not. Two Chinese characters make a
+    # word: the pair is the whole reply.
+    return any((len(t) >= _BARE_ANSWER_CHARS or (len(t) == 2 and CJK.search(t)))
+               and t not in _FILLER for t in terms)
 
 
 def is_refusal(sentence: str) -> bool:

@@ -176,3 +176,29 @@ def test_the_english_refusal_to_a_chinese_question_is_shown_in_chinese():
     answer, _ = ask(llm, "董事会的成员有哪些人？")
     assert answer.text == "文档中没有说明。" and answer.model_text == "The documents do not say."
     assert not any(grounding.is_claim(s.text) for s in answer.sentences)
+
+
+CELL_HITS = [
+    Hit(1, "chloroplast.txt", None, 0, 200,
+        "Somewhere around a billion years ago, a free-living cyanobacterium entered an early "
+        "eukaryotic cell, either as food or as an internal parasite.", 0.8),
+    Hit(2, "handbook.md", None, 0, 120,
+        "Full-time employees have 30 days of paid holiday per year. Sick leave of more than "
+        "3 days needs a doctor's note.", 0.7),
+]
+
+
+def test_an_answer_to_a_misspelled_question_is_not_taken_for_another_topic():
+    """The question's "what kind of" and "long ago" frame it, and "cynaobacteria" is the
+    source's cyanobacterium: the backed answer is shown, not replaced by a refusal."""
+    llm = FakeLLM()
+    llm.enqueue("A free-living cyanobacterium entered an early eukaryotic cell [1].")
+    answer, _ = ask(llm, "What kind of cell did cynaobacteria enter long ago?", hits=CELL_HITS)
+    assert answer.text.startswith("A free-living cyanobacterium entered an early eukaryotic")
+
+
+def test_an_answer_about_another_topic_is_still_not_shown():
+    llm = FakeLLM()
+    llm.enqueue("Employees get 30 days of paid holiday per year [2].")
+    answer, _ = ask(llm, "How many weeks of parental leave do employees get?", hits=CELL_HITS)
+    assert "30 days" not in answer.text and "something else" in answer.note

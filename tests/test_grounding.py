@@ -9,6 +9,7 @@ from rag.grounding import (
     check_answer,
     content_terms,
     facts,
+    is_claim,
     parse_citations,
     split_sentences,
     unmentioned_role,
@@ -269,3 +270,15 @@ POLICY = ("Trips from EUR 2,500 to EUR 10,000 need a director's approval. Trips 
 def test_a_role_no_source_names_is_found_beside_the_neighbouring_one(question, text, expected):
     source = [Source(1, 1, "travel.pdf", 1, 0, len(text), text, 0.9)]
     assert unmentioned_role(question, source) == expected
+
+
+@pytest.mark.parametrize("reply, claim", [
+    ("革命[1]", True),  # a two-character Chinese word is a whole answer
+    ("Virginia [1]", True),
+    ("好的。", False),
+    ("Sure.", False),
+    ("[1]", False),
+    ("文档中没有说明。", False),
+])
+def test_a_bare_word_is_an_answer_and_a_courtesy_is_not(reply, claim):
+    assert is_claim(reply) is claim
