@@ -364,7 +364,7 @@ def evidence_only(args) -> int:
         for name in args.sets.split(","):
             folder, cases = SETS[name](args.n)
             engine.index(folder)
-            top = ok = strong_ok = strong_wrong = strong_un = 0
+            top = ok = strong_ok = strong_wrong = strong_un = right = 0
             t = time.perf_counter()
             for case in cases:
                 hits = engine.search(case.question, r.k)
@@ -405,6 +405,11 @@ def evidence_only(args) -> int:
                     else None
                 )
                 top += bool(in_top)
+                right += any(
+                    fnmatch.fnmatch(e.file.rsplit("/", 1)[-1], case.file)
+                    and (case.page is None or e.page == case.page)
+                    for e in chosen
+                )
                 ok += good
                 strong_ok += good and strong
                 strong_wrong += strong and not good
@@ -415,7 +420,8 @@ def evidence_only(args) -> int:
                     )
             n = sum(1 for c in cases if c.gold)
             print(
-                f"{name}: gold in passages {top}/{n}, gold in evidence {ok}/{n}, strong and "
+                f"{name}: gold in passages {top}/{n}, gold in evidence {ok}/{n}, evidence from "
+                f"the right source {right}/{n}, strong and "
                 f"right {strong_ok}, strong and wrong {strong_wrong}, strong on unanswerable "
                 f"{strong_un}/{len(cases) - n}; {time.perf_counter() - t:.1f}s",
                 flush=True,

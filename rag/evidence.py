@@ -266,6 +266,10 @@ def kind_facts(sentence: str, kind: str | None, question: str) -> list[str]:
         found = [n for n in number_values(sentence) if n not in q_numbers]
         if CJK.search(question):
             found += _CJK_AMOUNT.findall(sentence)
+        else:
+            found += [
+                w for w in _EN_AMOUNT.findall(sentence) if w.lower() not in q_fold_words(question)
+            ]
         return found
     if kind in ("person", "place"):
         q_fold = fold(question)
@@ -281,6 +285,30 @@ def kind_facts(sentence: str, kind: str | None, question: str) -> list[str]:
                 names.append(m.group(0))
         return names
     return []
+
+
+# "The city has two universities", "None of the treaties ...": amounts in words. ("one" is
+# left out: "one of the first gifts" says no amount.)
+_EN_AMOUNT = re.compile(
+    r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen"
+    r"|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy"
+    r"|eighty|ninety|hundreds?|thousands?|millions?|billions?|dozens?|twice|thrice|none)\b",
+    re.IGNORECASE,
+)
+
+
+_NUMBER_WORDS = """zero one two three four five six seven eight nine ten eleven twelve thirteen
+    fourteen fifteen sixteen seventeen eighteen nineteen twenty""".split()  # noqa: SIM905
+_WORD_VALUES = {w: str(i) for i, w in enumerate(_NUMBER_WORDS)} | {
+    "none": "0",
+    "dozen": "12",
+    "twice": "2",
+}
+
+
+def q_fold_words(question: str) -> set[str]:
+    """The question's Latin words, lower case (an amount it names is no answer)."""
+    return set(re.findall(r"[a-z]+", fold(question)))
 
 
 _CJK_AMOUNT = re.compile(r"[一二三四五六七八九十百千万亿两]+\s*[个次天年人位岁元%％倍]")
@@ -305,6 +333,8 @@ def states(answer: str, facts: Sequence[str]) -> bool:
     a_fold = fold(strip_citations(answer))
     values = set(number_values(a_fold))
     for f in facts:
+        if _WORD_VALUES.get(f.lower()) in values:
+            return True  # "two" stated as "2"
         if re.fullmatch(r"[\d,.]+", f):
             if f in values:
                 return True
@@ -688,8 +718,9 @@ def failure(
 OFF_TOPIC_MIN_TERMS = 4  # a claim with this many words of its own is a sentence, not a bare answer
 # Words that frame what is asked ("how many …", "what kind of …", "how long ago …"), not
 # what the answer talks about.
-_HOW_WORDS = frozenset({"many", "much", "long", "far", "old", "often", "kind", "type", "sort",
-                        "ago"})
+_HOW_WORDS = frozenset(
+    {"many", "much", "long", "far", "old", "often", "kind", "type", "sort", "ago"}
+)
 TYPO_MIN_CHARS = 6  # a question word this long is found in a word spelled nearly alike
 TYPO_RATIO = 0.8  # ... at this similarity ("cynaobacteria" in "cyanobacterium")
 
@@ -717,9 +748,9 @@ def _said(word: str, terms: set[str]) -> bool:
     if word in terms:
         return True
     return len(word) >= TYPO_MIN_CHARS and any(
-        len(t) >= TYPO_MIN_CHARS
-        and difflib.SequenceMatcher(None, word, t).ratio() >= TYPO_RATIO
-        for t in terms)
+        len(t) >= TYPO_MIN_CHARS and difflib.SequenceMatcher(None, word, t).ratio() >= TYPO_RATIO
+        for t in terms
+    )
 
 
 def is_echo(claims: Sequence[str], question: str) -> bool:

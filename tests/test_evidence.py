@@ -208,6 +208,15 @@ def test_words_the_question_quotes_weigh_more_than_the_rest():
     assert quoted[1] > quoted[0] and quoted[1] > plain[1]
 
 
+def test_an_amount_in_words_answers_how_many():
+    q = "How many universities does the city have?"
+    assert evidence.kind_facts("The city has two universities.", "amount", q) == ["two"]
+    assert evidence.kind_facts("None of the treaties mention it.", "amount", q) == ["None"]
+    assert evidence.kind_facts("One of the first gifts came in spring.", "amount", q) == []
+    assert evidence.kind_facts("The two cities agreed.", "amount", "Which two cities?") == []
+    assert evidence.states("It has 2 universities [1].", ["two"])
+
+
 def test_a_two_part_question_is_split_into_its_parts():
     assert evidence.question_parts(
         "What is the hotel limit in London, and who approves a EUR 12,000 trip?"
