@@ -28,8 +28,8 @@ COS_FULL = 0.86
 # A question is a few tokens: the engine's OpenMP threads gain nothing on it, and on a busy
 # machine each of its many parallel regions waits for a partner thread the system has put
 # aside. Measured here at a load of 12 on 2 cores: 0.6-2.7 s a question on two threads,
-# 0.12-0.15 s on one. Questions run on one thread; passages (indexing, in batches) keep the
-# engine's default.
+# 0.12-0.15 s on one; on the idle machine one thread costs 9 ms (p50 20 ms against 11 ms).
+# Questions run on one thread; passages (indexing, in batches) keep the engine's default.
 QUERY_THREADS = 1
 
 
